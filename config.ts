@@ -1,0 +1,382 @@
+// The only place that reads Pulumi configuration. Everything is validated here, once, before any
+// resource is registered; downstream code receives the typed `Config` and never reads config itself.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+/** Config namespace: keys are written `backup:<key>` in Pulumi.<stack>.yaml. */
+export const CONFIG_NAMESPACE = "backup";
+
+/** A config problem; the message names the key and what is allowed. */
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+// ---- value formats -------------------------------------------------------------------------
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dnsLabel = (what: string, max = 63) =>
+    z
+        .string()
+        .max(max, `${what} must be at most ${max} characters`)
+        .regex(
+            DNS_LABEL,
+            `${what} must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit`,
+        );
+
+const namespaceName = dnsLabel("a Kubernetes namespace");
+
+// No dots: dotted names break virtual-hosted TLS on AWS and are easy to confuse with endpoints.
+const bucketName = z
+    .string()
+    .regex(
+        /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        "a bucket name must be 3-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
+    );
+
+/** `30d`, `4w` or `1m` (CloudNativePG's retentionPolicy syntax). */
+const retention = z.string().regex(/^[1-9][0-9]{0,3}[dwm]$/, "retention must look like 30d, 4w or 1m (a number followed by d, w or m)");
+
+/** Velero/Go duration in hours, e.g. `720h`. */
+const ttl = z.string().regex(/^[1-9][0-9]*h$/, "a TTL must be a whole number of hours, like 720h");
+
+/** Standard five-field cron (Kubernetes CronJob, Velero Schedule). */
+const cron5 = z
+    .string()
+    .refine(
+        (s) => s.trim().split(/\s+/).length === 5,
+        'a schedule must be a five-field cron expression (minute hour day month weekday), like "0 2 * * *"',
+    );
+
+/**
+ * CloudNativePG ScheduledBackup cron: six fields, seconds first. A five-field value is the seeds'
+ * classic mistake: CNPG reads "0 2 * * *" as second 0, minute 2 of every hour, so it runs hourly.
+ */
+const cron6 = z.string().superRefine((s, ctx) => {
+    const n = s.trim().split(/\s+/).length;
+    if (n === 5) {
+        ctx.addIssue({
+            code: "custom",
+            message: `"${s}" has five fields, but CloudNativePG schedules have six with seconds first; CNPG would read it as "every hour at minute ${s.trim().split(/\s+/)[1]}". Write "0 ${s.trim()}" for the intended time`,
+        });
+    } else if (n !== 6) {
+        ctx.addIssue({
+            code: "custom",
+            message: `"${s}" must be a six-field cron expression (second minute hour day month weekday), like "0 0 2 * * *"`,
+        });
+    }
+});
+
+const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+(:[0-9]+)?\/?$/, "an endpoint must be a URL like https://host:port with no path");
+
+// ---- sections -------------------------------------------------------------------------------
+
+/** One PostgreSQL cluster owned by an application team, whose backups this program configures. */
+const postgresDatabase = z.strictObject({
+    /** CNPG Cluster name; also the object prefix in the cnpg bucket. */
+    name: dnsLabel("a CNPG cluster name", 50),
+    /** Namespace of the Cluster. */
+    namespace: namespaceName,
+});
+
+/** One SQL Server database backed up with BACKUP TO URL. */
+const mssqlDatabase = z.strictObject({
+    /** Database name inside SQL Server (an identifier: letters, digits, '_'). */
+    name: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "a SQL Server database name must be letters, digits and '_', not starting with a digit"),
+    /** Namespace of the SQL Server StatefulSet. */
+    namespace: namespaceName,
+    /** Backup CronJob schedule, five fields, UTC. Default "0 3 * * *" (seed: 03:00 daily). */
+    schedule: cron5.default("0 3 * * *"),
+});
+
+const veleroSchedule = z.strictObject({
+    /** Five-field cron, UTC. */
+    schedule: cron5,
+    /** How long Velero keeps each backup, e.g. 720h. */
+    ttl: ttl,
+    /** Namespaces to include; default: the stack's `namespaces`. Ignored when includeClusterResources covers all. */
+    includedNamespaces: z.array(namespaceName).optional(),
+    /** Back up cluster-scoped resources and every namespace (a full-cluster backup). Default false. */
+    includeClusterResources: z.boolean().default(false),
+});
+
+/** Default Velero schedules, from seed 001 (HA profile). */
+const DEFAULT_VELERO_SCHEDULES = {
+    "daily-namespaces": { schedule: "0 2 * * *", ttl: "720h", includeClusterResources: false },
+    "weekly-full": { schedule: "0 3 * * 0", ttl: "2160h", includeClusterResources: true },
+};
+
+const velero = z
+    .strictObject({
+        /** Namespace Velero runs in. Default velero. */
+        namespace: namespaceName.default("velero"),
+        /** Velero server service account; fixed so the IRSA trust condition matches. Default velero-server. */
+        serviceAccount: dnsLabel("a service account name").default("velero-server"),
+        /** Object prefix inside the velero bucket. Default none. */
+        prefix: z
+            .string()
+            .regex(/^([a-z0-9][a-z0-9-]*)?$/, "a prefix must be lowercase letters, digits and '-'")
+            .default(""),
+        /** Schedules, by name (used only when `ha` is true). Default: daily-namespaces and weekly-full. */
+        schedules: z.record(dnsLabel("a schedule name"), veleroSchedule).default(DEFAULT_VELERO_SCHEDULES),
+    })
+    .prefault({});
+
+const cnpg = z
+    .strictObject({
+        /** barmanObjectStore (in-tree, deprecated since CNPG 1.26) or plugin (Barman Cloud Plugin). Default plugin. */
+        method: z.enum(["barmanObjectStore", "plugin"]).default("plugin"),
+        /** ScheduledBackup cron, six fields with seconds first. Default "0 0 2 * * *" (02:00:00 UTC daily). */
+        schedule: cron6.default("0 0 2 * * *"),
+    })
+    .prefault({});
+
+const lifecycle = z
+    .strictObject({
+        /** Days beyond (retention + one backup interval) before current objects expire. Default 7. */
+        marginDays: z.number().int().min(1).max(365).default(7),
+        /** Days a replaced or deleted object version is kept. Default 7. */
+        noncurrentDays: z.number().int().min(1).max(3650).default(7),
+        /** Days before an unfinished multipart upload is aborted. Default 3. */
+        abortMultipartDays: z.number().int().min(1).max(30).default(3),
+    })
+    .prefault({});
+
+const dataSafety = z
+    .strictObject({
+        /** Keep buckets, object users, key material and KMS keys on `pulumi destroy`. Default true. */
+        retainOnDelete: z.boolean().default(true),
+        /** Also mark them protected, so destroy and replacement fail until unprotected. Default false. */
+        protect: z.boolean().default(false),
+    })
+    .prefault({});
+
+const consumerBuckets = z.strictObject({
+    /** Bucket for Velero backups. */
+    velero: bucketName,
+    /** Bucket for CloudNativePG WAL and base backups (one prefix per cluster). */
+    cnpg: bucketName,
+    /** Bucket for SQL Server .bak files. */
+    mssql: bucketName,
+});
+
+const objectLock = z
+    .strictObject({
+        /** Enable S3 Object Lock (governance mode) on the cnpg and mssql buckets. Default false; can only be set at bucket creation. */
+        enabled: z.boolean().default(false),
+        /** Default retention of each object version, in days. Default 30. */
+        days: z.number().int().min(1).max(3650).default(30),
+    })
+    .prefault({});
+
+const eks = z.union([
+    z.strictObject({
+        /** EKS cluster whose OIDC issuer is looked up. */
+        clusterName: z.string().min(1),
+    }),
+    z.strictObject({
+        /** ARN of the cluster's IAM OIDC provider. */
+        oidcProviderArn: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/.+$/, "oidcProviderArn must be an IAM OIDC provider ARN"),
+        /** The cluster's OIDC issuer URL, https://oidc.eks.<region>.amazonaws.com/id/<id>. */
+        oidcIssuerUrl: z.string().regex(/^https:\/\/[^\s]+$/, "oidcIssuerUrl must be an https:// URL"),
+    }),
+]);
+
+const awsStorage = z.strictObject({
+    /** AWS region of the buckets, e.g. af-south-1. */
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/, "region must be an AWS region like af-south-1"),
+    /** Bucket per consumer; must be globally unique names. */
+    buckets: consumerBuckets,
+    /** kms (customer-managed key, bucket keys on) or s3 (SSE-S3). Default kms. */
+    encryption: z.enum(["kms", "s3"]).default("kms"),
+    /** S3 Object Lock for the database buckets. */
+    objectLock,
+    /** How IRSA trust finds the cluster's OIDC provider: by EKS cluster name, or given explicitly. */
+    eks,
+});
+
+const baremetalStorage = z.strictObject({
+    /** CephObjectStore name. */
+    objectStore: dnsLabel("a CephObjectStore name"),
+    /** Namespace of the CephObjectStore (and of the object users). Default rook-ceph. */
+    objectStoreNamespace: namespaceName.default("rook-ceph"),
+    /** Region name RGW answers to (arbitrary for Ceph, but clients must agree). */
+    region: z.string().min(1, "region must not be empty"),
+    /** RGW endpoint as consumers in the cluster reach it. */
+    endpoint: httpUrl,
+    /** Endpoint for SQL Server, which only speaks https; default: `endpoint`, which must then be https. */
+    mssqlEndpoint: httpUrl.optional(),
+    /** PEM CA bundle for https endpoints signed by a private CA. Default none. */
+    caBundle: z.string().includes("-----BEGIN CERTIFICATE-----", "caBundle must be PEM certificates").optional(),
+    /** Bucket per consumer. Consumers may share a bucket: then a bucket policy grants the others their prefix. */
+    buckets: consumerBuckets,
+    /** StorageClass the ObjectBucketClaims use. */
+    bucketStorageClass: z
+        .strictObject({
+            /** Name. Default backup-buckets. */
+            name: dnsLabel("a StorageClass name").default("backup-buckets"),
+            /** Create it with reclaimPolicy Retain (recommended: an OBC deletion then never deletes a bucket). Default true. */
+            create: z.boolean().default(true),
+            /** OBC provisioner; Rook prefixes it with the operator namespace. Default rook-ceph.ceph.rook.io/bucket. */
+            provisioner: z.string().default("rook-ceph.ceph.rook.io/bucket"),
+        })
+        .prefault({}),
+});
+
+const common = {
+    /** High-availability profile: Velero schedules, ServiceMonitor, 3-replica descheduler. Default true. */
+    ha: z.boolean().default(true),
+    /** Backup retention for databases (CNPG retentionPolicy, SQL Server lifecycle). Default 30d. */
+    retention: retention.default("30d"),
+    /** Application namespaces Velero's namespace schedules include. */
+    namespaces: z.array(namespaceName).min(1, "list at least one application namespace"),
+    /** PostgreSQL clusters (CloudNativePG) whose backups this stack configures. Default none. */
+    postgres: z.array(postgresDatabase).default([]),
+    /** SQL Server databases backed up with BACKUP TO URL. Default none. */
+    mssql: z.array(mssqlDatabase).default([]),
+    velero,
+    cnpg,
+    lifecycle,
+    dataSafety,
+};
+
+const schema = z
+    .discriminatedUnion("platform", [
+        z.strictObject({ platform: z.literal("aws"), aws: awsStorage, ...common }),
+        z.strictObject({ platform: z.literal("baremetal"), baremetal: baremetalStorage, ...common }),
+    ])
+    .superRefine((cfg, ctx) => {
+        const seen = new Set<string>();
+        cfg.postgres.forEach((db, i) => {
+            if (seen.has(db.name)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["postgres", i, "name"],
+                    message: `duplicate database name "${db.name}": names must be unique across namespaces, because each one is also the cluster's prefix in the cnpg bucket`,
+                });
+            }
+            seen.add(db.name);
+        });
+        const seenMssql = new Set<string>();
+        cfg.mssql.forEach((db, i) => {
+            const key = `${db.namespace}/${db.name}`;
+            if (seenMssql.has(key)) {
+                ctx.addIssue({ code: "custom", path: ["mssql", i, "name"], message: `duplicate SQL Server database "${key}"` });
+            }
+            seenMssql.add(key);
+        });
+        if (cfg.platform === "aws") {
+            const b = cfg.aws.buckets;
+            if (new Set([b.velero, b.cnpg, b.mssql]).size !== 3) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["aws", "buckets"],
+                    message:
+                        "on AWS each consumer needs its own bucket (velero, cnpg and mssql must differ): lifecycle, object lock and key policies are per bucket",
+                });
+            }
+        } else if (cfg.mssql.length > 0) {
+            const ep = cfg.baremetal.mssqlEndpoint ?? cfg.baremetal.endpoint;
+            if (!ep.startsWith("https://")) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["baremetal", cfg.baremetal.mssqlEndpoint ? "mssqlEndpoint" : "endpoint"],
+                    message: `SQL Server BACKUP TO URL only speaks https, but the endpoint is "${ep}"; set backup:baremetal.mssqlEndpoint to an https:// RGW endpoint`,
+                });
+            }
+        }
+    });
+
+export type Config = z.output<typeof schema>;
+export type AwsConfig = Extract<Config, { platform: "aws" }>;
+export type BaremetalConfig = Extract<Config, { platform: "baremetal" }>;
+export type PostgresDatabase = z.output<typeof postgresDatabase>;
+export type MssqlDatabase = z.output<typeof mssqlDatabase>;
+export type VeleroScheduleConfig = z.output<typeof veleroSchedule>;
+
+/** Top-level keys the schema accepts, for the unknown-key message. */
+export const CONFIG_KEYS = ["platform", "aws", "baremetal", ...Object.keys(common)].sort();
+
+function describe(issue: z.core.$ZodIssue): string {
+    const [head, ...rest] = issue.path;
+    const key = `${CONFIG_NAMESPACE}:${head === undefined ? "" : String(head)}${rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
+    switch (issue.code) {
+        case "invalid_union":
+            if ("options" in issue && Array.isArray(issue.options)) {
+                return `${key}: must be one of ${issue.options.join(", ")}`;
+            }
+            return `${key}: ${issue.message}`;
+        case "invalid_value":
+            return `${key}: must be one of ${issue.values.map((v) => String(v)).join(", ")}`;
+        case "unrecognized_keys":
+            return `${key === `${CONFIG_NAMESPACE}:` ? "config" : key}: unknown key(s) ${issue.keys.join(", ")}${
+                issue.path.length === 0 ? `; allowed keys for this platform: ${CONFIG_KEYS.join(", ")}` : ""
+            }`;
+        case "invalid_type":
+            return issue.message.includes("received undefined") ? `${key}: required (${issue.expected})` : `${key}: ${issue.message}`;
+        default:
+            return `${key}: ${issue.message}`;
+    }
+}
+
+/** Validates raw config (keys without the `backup:` prefix). Throws ConfigError listing every problem. */
+export function parseConfig(raw: Record<string, unknown>): Config {
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+        const lines = result.error.issues.map(describe);
+        throw new ConfigError(`invalid configuration:\n  - ${lines.join("\n  - ")}`);
+    }
+    return result.data;
+}
+
+/** Parses a config value the way `pulumi config set` stores it: JSON where it parses, else the string. */
+function decode(value: string): unknown {
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+/** Reads every `backup:*` key of the current stack and validates it. */
+export function loadConfig(): Config {
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        const [ns, key] = fullKey.split(":", 2);
+        if (ns === CONFIG_NAMESPACE && key !== undefined) {
+            raw[key] = decode(value);
+        }
+    }
+    return parseConfig(raw);
+}
+
+/** Days a retention string covers, rounding months up to 31 days so derived expiries never fall short. */
+export function retentionDays(value: string): number {
+    const n = Number(value.slice(0, -1));
+    const unit = value.slice(-1);
+    return unit === "w" ? n * 7 : unit === "m" ? n * 31 : n;
+}
+
+/** Hours in a Velero TTL like `720h`, as whole days rounded up. */
+export function ttlDays(value: string): number {
+    return Math.ceil(Number(value.slice(0, -1)) / 24);
+}
+
+/**
+ * Upper bound, in days, on the gap between two runs of a cron schedule (five or six fields).
+ * Conservative: a fixed day of month counts as monthly, a fixed weekday as weekly, anything else daily.
+ */
+export function cronIntervalDays(expr: string): number {
+    const fields = expr.trim().split(/\s+/);
+    const [dom, month, dow] = fields.slice(-3);
+    if (month !== "*") return 366;
+    if (dom !== "*") return 31;
+    if (dow !== "*") return 7;
+    return 1;
+}

@@ -1,0 +1,24 @@
+// ESLint: typescript-eslint's type-aware recommended rules plus Pulumi's Output checks.
+import js from "@eslint/js";
+import pulumi from "@pulumi/eslint-plugin";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+    { ignores: ["bin/**", "node_modules/**", "policy/node_modules/**", "policy/bin/**", "e2e/charts/**"] },
+    js.configs.recommended,
+    ...tseslint.configs.recommendedTypeChecked,
+    {
+        files: ["**/*.ts"],
+        languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+        plugins: { "@pulumi": pulumi },
+        rules: {
+            "@pulumi/no-output-in-template-literal": "error",
+            "@pulumi/no-output-instance-in-template-literal": "error",
+            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+        },
+    },
+    {
+        files: ["**/*.mjs", "**/*.js"],
+        ...tseslint.configs.disableTypeChecked,
+    },
+);

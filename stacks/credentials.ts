@@ -1,0 +1,73 @@
+// Credentials Secrets in the namespaces where consumers read them, each in its consumer's format.
+// This replaces the seeds' imperative `kubectl create secret` loop.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type Consumer, type SecretCredentials } from "./targets";
+
+export const veleroSecretName = "velero-s3-credentials";
+export const cnpgSecretName = "cnpg-s3-credentials";
+export const mssqlSecretName = "mssql-s3-credentials";
+
+/** Secret name and key names per consumer (the `keys` record of the target). */
+export function secretLayout(consumer: Consumer, namespace: string): SecretCredentials {
+    switch (consumer) {
+        case "velero":
+            // Velero's AWS plugin reads an AWS shared-credentials file from the key `cloud`.
+            return { kind: "secret", namespace, secretName: veleroSecretName, keys: { cloud: "cloud" } };
+        case "cnpg":
+            // The names the seeds' Cluster manifests reference.
+            return {
+                kind: "secret",
+                namespace,
+                secretName: cnpgSecretName,
+                keys: { accessKeyId: "ACCESS_KEY_ID", secretAccessKey: "ACCESS_SECRET_KEY" },
+            };
+        case "mssql":
+            return {
+                kind: "secret",
+                namespace,
+                secretName: mssqlSecretName,
+                keys: { accessKeyId: "AWS_ACCESS_KEY_ID", secretAccessKey: "AWS_SECRET_ACCESS_KEY" },
+            };
+    }
+}
+
+/** Creates the consumer's Secret in `namespace` from an access key pair; both values stay Pulumi secrets. */
+export function createConsumerSecret(
+    id: string,
+    consumer: Consumer,
+    namespace: string,
+    accessKeyId: pulumi.Input<string>,
+    secretAccessKey: pulumi.Input<string>,
+    parent: pulumi.Resource,
+    dependsOn: pulumi.Resource[] = [],
+): k8s.core.v1.Secret {
+    const layout = secretLayout(consumer, namespace);
+    const stringData: Record<string, pulumi.Output<string>> = consumer === "velero"
+        ? {
+              cloud: pulumi.secret(
+                  pulumi.interpolate`[default]\naws_access_key_id=${accessKeyId}\naws_secret_access_key=${secretAccessKey}\n`,
+              ),
+          }
+        : {
+              [layout.keys.accessKeyId]: pulumi.secret(pulumi.output(accessKeyId)),
+              [layout.keys.secretAccessKey]: pulumi.secret(pulumi.output(secretAccessKey)),
+          };
+    return new k8s.core.v1.Secret(
+        id,
+        {
+            metadata: {
+                name: layout.secretName,
+                namespace,
+                labels: {
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "app.kubernetes.io/part-of": "backup-platform",
+                    "backup.platform/consumer": consumer,
+                },
+            },
+            type: "Opaque",
+            stringData,
+        },
+        { parent, dependsOn },
+    );
+}

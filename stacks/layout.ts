@@ -1,0 +1,146 @@
+// Platform-neutral plan of the backup buckets: which consumer writes where, under which prefix,
+// and how long objects live. Both platforms turn this plan into their own resources.
+import { ConfigError, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
+import { type Consumer } from "./targets";
+
+/** One writer inside a bucket. */
+export interface BucketUser {
+    readonly consumer: Consumer;
+    /** Prefix without slashes ("" = bucket root). */
+    readonly prefix: string;
+    /** Days after which current objects under `expirePrefixes` expire. */
+    readonly expireAfterDays: number;
+    /** Prefixes (relative to the bucket) whose current objects expire; never Velero's kopia repository. */
+    readonly expirePrefixes: readonly string[];
+}
+
+/** A lifecycle rule in platform-neutral form. */
+export interface LifecycleRule {
+    readonly id: string;
+    /** "" = whole bucket. */
+    readonly prefix: string;
+    readonly expirationDays?: number;
+    readonly noncurrentDays?: number;
+    readonly abortMultipartDays?: number;
+    readonly expiredObjectDeleteMarker?: boolean;
+}
+
+export interface BucketPlan {
+    readonly name: string;
+    /** The consumer that owns the bucket (first of velero, cnpg, mssql that uses it). */
+    readonly owner: Consumer;
+    readonly users: readonly BucketUser[];
+    /** Sorted by id (Rook needs that for idempotent lifecycle updates). */
+    readonly lifecycle: readonly LifecycleRule[];
+}
+
+const CONSUMERS: readonly Consumer[] = ["velero", "cnpg", "mssql"];
+
+/** Velero's top-level folders in its bucket; only backups/ and restores/ may age out. */
+const VELERO_EXPIRING = ["backups", "restores"];
+const VELERO_RESERVED = [...VELERO_EXPIRING, "kopia", "metadata", "plugins"];
+
+/** Prefix of one PostgreSQL cluster inside the cnpg bucket (seed layout: s3://<bucket>/<cluster>). */
+export const postgresPrefix = (cluster: string): string => cluster;
+/** Prefix of one SQL Server database inside the mssql bucket. */
+export const mssqlPrefix = (namespace: string, database: string): string => `mssql/${namespace}/${database}`;
+
+function join(...parts: string[]): string {
+    return parts.filter((p) => p !== "").join("/");
+}
+
+/** Top-level names a consumer occupies in its bucket, to catch collisions in shared buckets. */
+function topLevels(cfg: Config, consumer: Consumer): string[] {
+    switch (consumer) {
+        case "velero":
+            return cfg.velero.prefix === "" ? VELERO_RESERVED : [cfg.velero.prefix];
+        case "cnpg":
+            return cfg.postgres.map((db) => postgresPrefix(db.name));
+        case "mssql":
+            return cfg.mssql.length > 0 ? ["mssql"] : [];
+    }
+}
+
+function userOf(cfg: Config, consumer: Consumer): BucketUser {
+    const margin = cfg.lifecycle.marginDays;
+    const retention = retentionDays(cfg.retention);
+    switch (consumer) {
+        case "velero": {
+            // Velero deletes backups itself when their TTL passes; the lifecycle is a backstop that
+            // must never fire before the longest TTL, or Velero would list backups that are gone.
+            const ttls = cfg.ha ? Object.values(cfg.velero.schedules).map((s) => ttlDays(s.ttl)) : [];
+            return {
+                consumer,
+                prefix: cfg.velero.prefix,
+                expireAfterDays: Math.max(retention, ...ttls) + 1 + margin,
+                expirePrefixes: VELERO_EXPIRING.map((p) => join(cfg.velero.prefix, p)),
+            };
+        }
+        case "cnpg":
+            // A base backup stays needed until the next one is older than the retention window:
+            // expire only after retention + one backup interval + margin, so PITR keeps its base.
+            return {
+                consumer,
+                prefix: "",
+                expireAfterDays: retention + cronIntervalDays(cfg.cnpg.schedule) + margin,
+                expirePrefixes: cfg.postgres.map((db) => postgresPrefix(db.name)),
+            };
+        case "mssql":
+            return {
+                consumer,
+                prefix: "mssql",
+                expireAfterDays: retention + Math.max(1, ...cfg.mssql.map((db) => cronIntervalDays(db.schedule))) + margin,
+                expirePrefixes: ["mssql"],
+            };
+    }
+}
+
+/** Consumers with something to back up: Velero always, the database writers when they have databases. */
+export function activeConsumers(cfg: Config): Consumer[] {
+    return CONSUMERS.filter((c) => c === "velero" || (c === "cnpg" ? cfg.postgres.length > 0 : cfg.mssql.length > 0));
+}
+
+/** Plans every bucket of the stack. Throws ConfigError when consumers sharing a bucket would collide. */
+export function planBuckets(cfg: Config, buckets: Readonly<Record<Consumer, string>>): BucketPlan[] {
+    const byName = new Map<string, Consumer[]>();
+    for (const c of activeConsumers(cfg)) {
+        byName.set(buckets[c], [...(byName.get(buckets[c]) ?? []), c]);
+    }
+    const plans: BucketPlan[] = [];
+    for (const [name, consumers] of byName) {
+        if (consumers.length > 1) {
+            const seen = new Map<string, Consumer>();
+            for (const c of consumers) {
+                for (const top of topLevels(cfg, c)) {
+                    const other = seen.get(top);
+                    if (other !== undefined && other !== c) {
+                        throw new ConfigError(
+                            `invalid configuration:\n  - backup:${cfg.platform}.buckets: ${other} and ${c} share bucket "${name}" and would both write under "${top}/"; give them different buckets, or set backup:velero.prefix`,
+                        );
+                    }
+                    seen.set(top, c);
+                }
+            }
+        }
+        const users = consumers.map((c) => userOf(cfg, c));
+        const rules: LifecycleRule[] = [
+            { id: "abort-incomplete-multipart", prefix: "", abortMultipartDays: cfg.lifecycle.abortMultipartDays },
+            { id: "expire-noncurrent-versions", prefix: "", noncurrentDays: cfg.lifecycle.noncurrentDays },
+            { id: "remove-expired-delete-markers", prefix: "", expiredObjectDeleteMarker: true },
+        ];
+        for (const u of users) {
+            // A sole cnpg user expires the whole bucket in one rule; per-cluster rules would grow with the fleet.
+            const prefixes = u.consumer === "cnpg" && consumers.length === 1 ? [""] : u.expirePrefixes;
+            for (const prefix of prefixes) {
+                rules.push({
+                    id: prefixes.length === 1 ? `expire-${u.consumer}` : `expire-${u.consumer}-${prefix.split("/").pop() ?? ""}`,
+                    prefix: prefix === "" ? "" : `${prefix}/`,
+                    expirationDays: u.expireAfterDays,
+                });
+            }
+        }
+        rules.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        plans.push({ name, owner: consumers[0], users, lifecycle: rules });
+    }
+    return plans;
+}

@@ -1,0 +1,67 @@
+// Test helpers: render a stack (its real stack file, optionally edited) through the real program
+// under the mock runtime, and find what it registered.
+import { main } from "../program";
+import { record, type Recorded, type RecordResult } from "../scripts/recorder";
+import { readStackConfig, stackFile } from "../scripts/stackfile";
+
+export type Raw = Record<string, unknown>;
+
+/** The stack file's `backup:*` config as plain objects (keys without the prefix). */
+export function stackConfig(stack: string): Raw {
+    const { config } = readStackConfig(stackFile(stack));
+    const raw: Raw = {};
+    for (const [k, v] of Object.entries(config)) {
+        if (!k.startsWith("backup:")) continue;
+        try {
+            raw[k.slice("backup:".length)] = JSON.parse(v);
+        } catch {
+            raw[k.slice("backup:".length)] = v;
+        }
+    }
+    return raw;
+}
+
+export interface Rendered extends RecordResult {
+    /** The one resource of `type` named `name`; throws when absent. */
+    get(type: string, name: string): Recorded;
+    /** Every resource of `type`. */
+    all(type: string): Recorded[];
+}
+
+/** Renders `stack` with `edit` applied to its config. `reveal` keeps secret values for wiring checks. */
+export async function render(stack: string, edit: (raw: Raw) => void = () => undefined, reveal = false): Promise<Rendered> {
+    const raw = stackConfig(stack);
+    edit(raw);
+    const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`backup:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+    const result = await record(main, { stack, config, reveal });
+    return {
+        ...result,
+        all: (type) => result.resources.filter((r) => r.type === type),
+        get: (type, name) => {
+            const found = result.resources.find((r) => r.type === type && r.name === name);
+            if (!found)
+                throw new Error(`no ${type} named ${name}; have: ${result.resources.map((r) => `${r.type}::${r.name}`).join(", ")}`);
+            return found;
+        },
+    };
+}
+
+/** Deep clone, for editing nested config without touching the original. */
+export const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** A parsed IAM / bucket policy statement. */
+export interface Statement {
+    Sid?: string;
+    Effect: string;
+    Action: string | string[];
+    Resource?: string | string[];
+    Principal?: unknown;
+    Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export function statements(policy: unknown): Statement[] {
+    if (typeof policy !== "string") throw new Error(`policy is not a JSON string: ${JSON.stringify(policy)}`);
+    return (JSON.parse(policy) as { Statement: Statement[] }).Statement;
+}
+
+export const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
