@@ -71,6 +71,21 @@ const cron6 = z.string().superRefine((s, ctx) => {
 
 const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+(:[0-9]+)?\/?$/, "an endpoint must be a URL like https://host:port with no path");
 
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$/, "a quantity like 100m, 128Mi or 1Gi");
+const resources = z.strictObject({
+    requests: z.strictObject({ cpu: quantity, memory: quantity }),
+    limits: z.strictObject({ cpu: quantity, memory: quantity }),
+});
+
+/** An image reference with an explicit tag other than `latest`, or a digest. */
+const pinnedImage = z
+    .string()
+    .regex(
+        /^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?[a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$/,
+        "an image must be pinned: name:tag or name@sha256:digest",
+    )
+    .refine((ref) => !/:latest$/.test(ref), "an image must be pinned to a version, not :latest");
+
 // ---- sections -------------------------------------------------------------------------------
 
 /** One PostgreSQL cluster owned by an application team, whose backups this program configures. */
@@ -91,6 +106,90 @@ const mssqlDatabase = z.strictObject({
     namespace: namespaceName,
     /** Backup CronJob schedule, five fields, UTC. Default "0 3 * * *" (seed: 03:00 daily). */
     schedule: cron5.default("0 3 * * *"),
+    /** SQL Server service host in the namespace. Default mssql. */
+    host: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "host must be a DNS name")
+        .default("mssql"),
+    /** TCP port. Default 1433. */
+    port: z.number().int().min(1).max(65535).default(1433),
+    /** Login used for BACKUP. Default sa. */
+    user: z.string().min(1).default("sa"),
+    /** Secret holding that login's password. Default mssql-admin / MSSQL_SA_PASSWORD (seed). */
+    passwordSecret: z
+        .strictObject({ name: dnsLabel("a Secret name", 253).default("mssql-admin"), key: z.string().min(1).default("MSSQL_SA_PASSWORD") })
+        .prefault({}),
+    /** Image with sqlcmd (mssql-tools18), pinned. Default the seed's SQL Server image, which ships /opt/mssql-tools18. */
+    image: pinnedImage.default("mcr.microsoft.com/mssql/server:2022-CU20-GDR2-ubuntu-22.04"),
+    /** Stripe the backup over this many URLs (large databases: each S3 object is limited to 10,000 parts). Default 1. */
+    stripes: z.number().int().min(1).max(64).default(1),
+    /** Name of the SQL Server credential the job (re)creates. Default s3_backup_credential (seed). */
+    credentialName: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "credentialName must be letters, digits and '_'")
+        .default("s3_backup_credential"),
+    /** Trust the server's TLS certificate without validation (sqlcmd -C), as the seeds do for in-cluster self-signed certificates. Default true. */
+    trustServerCertificate: z.boolean().default(true),
+    /** Job resources. Default the seed's (100m/128Mi requests, 500m/512Mi limits). */
+    resources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } }),
+    /** Render a one-off restore Job. Default none (no Job exists unless asked for). */
+    restore: z
+        .strictObject({
+            /** Object name of the .bak file under the database's prefix, e.g. RCIIS_20260217T030000Z.bak (striped: the _1of<n> name). */
+            file: z.string().regex(/^[A-Za-z0-9_.-]+\.bak$/, "restore.file must be a .bak object name under the database's prefix"),
+            /** Database name to restore into. Default the backed-up database (then `replace` must be true). */
+            targetDatabase: z
+                .string()
+                .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "targetDatabase must be letters, digits and '_'")
+                .optional(),
+            /** WITH REPLACE: overwrite an existing database. Default false. */
+            replace: z.boolean().default(false),
+            /** WITH MOVE pairs, for a new instance or a new name. Default none. */
+            move: z
+                .array(
+                    z.strictObject({
+                        logicalName: z.string().min(1),
+                        physicalPath: z.string().regex(/^\/[^']+$/, "physicalPath must be an absolute path without quotes"),
+                    }),
+                )
+                .default([]),
+        })
+        .optional(),
+});
+
+/** A point in time, RFC 3339 with an explicit zone, in the past. */
+const pastTime = z.string().superRefine((v, ctx) => {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) || Number.isNaN(Date.parse(v))) {
+        ctx.addIssue({ code: "custom", message: `"${v}" must be an RFC 3339 time with a zone, like 2026-02-17T12:00:00Z` });
+    } else if (Date.parse(v) > Date.now()) {
+        ctx.addIssue({ code: "custom", message: `"${v}" is in the future: a recovery can only target a time that has been archived` });
+    }
+});
+
+/** A point-in-time recovery: a new Cluster bootstrapped from another cluster's backups. */
+const recovery = z.strictObject({
+    /** Source cluster (a name in `postgres`). */
+    from: dnsLabel("a CNPG cluster name", 50),
+    /** New cluster's name; it archives under its own prefix, never into the source's. */
+    name: dnsLabel("a CNPG cluster name", 50),
+    /** Recovery target, RFC 3339 with a zone. Default: the end of the archived WAL. */
+    targetTime: pastTime.optional(),
+    /** Instances. Default 1. */
+    instances: z.number().int().min(1).max(9).default(1),
+    /** PostgreSQL image, pinned; must be the source's major version. Give this or imageCatalog. */
+    imageName: pinnedImage.optional(),
+    /** Image catalog reference (seed: ImageCatalog postgresql-17, major 17). */
+    imageCatalog: z
+        .strictObject({
+            kind: z.enum(["ImageCatalog", "ClusterImageCatalog"]).default("ImageCatalog"),
+            name: z.string().min(1),
+            major: z.number().int().min(12),
+        })
+        .optional(),
+    /** Storage. Default 10Gi in the cluster's default StorageClass. */
+    storage: z.strictObject({ size: quantity.default("10Gi"), storageClass: dnsLabel("a StorageClass name", 253).optional() }).prefault({}),
+    /** Resources. Default the seed's (500m/1Gi requests, 2/4Gi limits). */
+    resources: resources.default({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2000m", memory: "4Gi" } }),
 });
 
 const veleroSchedule = z.strictObject({
@@ -123,8 +222,69 @@ const velero = z
             .default(""),
         /** Schedules, by name (used only when `ha` is true). Default: daily-namespaces and weekly-full. */
         schedules: z.record(dnsLabel("a schedule name"), veleroSchedule).default(DEFAULT_VELERO_SCHEDULES),
+        /** Server resources. Default the seed's base (100m/128Mi requests, 500m/512Mi limits); the AWS stack sets the reduced ones. */
+        resources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } }),
+        /** velero-plugin-for-aws image. Default velero/velero-plugin-for-aws:v1.13.0 (seed). */
+        pluginImage: pinnedImage.default("velero/velero-plugin-for-aws:v1.13.0"),
+        /** Deploy the node agent (file-system backup and snapshot data movement). Default false (CSI snapshots only, as in the seeds). */
+        nodeAgent: z.boolean().default(false),
+        /** Move CSI snapshot data into the bucket (needs nodeAgent). Default false. */
+        snapshotMoveData: z.boolean().default(false),
     })
     .prefault({});
+
+const labelRule = z.strictObject({
+    /** Pod label key. */
+    key: z.string().min(1),
+    /** Protected values; none = protect every pod that has the label. */
+    values: z.array(z.string().min(1)).optional(),
+});
+
+const descheduler = z
+    .strictObject({
+        /** Install the Descheduler. Default true. */
+        enabled: z.boolean().default(true),
+        /** Replicas. Default 3 (seed base); the AWS stack sets 1. */
+        replicas: z.number().int().min(1).max(9).default(3),
+        /** Leader election; required when replicas > 1. Default true. */
+        leaderElection: z.boolean().default(true),
+        /** How often the Deployment descheduler runs. Default 5m. */
+        interval: z
+            .string()
+            .regex(/^[1-9][0-9]*(s|m|h)$/, "interval must look like 5m")
+            .default("5m"),
+        /** Resources. Default 50m/64Mi requests, 500m/256Mi limits; the AWS stack sets 200m/128Mi limits. */
+        resources: resources.default({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } }),
+        /** DefaultEvictor podProtections (descheduler 0.34+). Default: the built-in protections. */
+        podProtections: z
+            .strictObject({
+                extraEnabled: z
+                    .array(z.enum(["PodsWithPVC", "PodsWithoutPDB", "PodsWithResourceClaims", "PodsWithPDBBlockingSingleReplicaOwner"]))
+                    .default([]),
+                defaultDisabled: z
+                    .array(z.enum(["PodsWithLocalStorage", "DaemonSetPods", "SystemCriticalPods", "FailedBarePods"]))
+                    .default([]),
+            })
+            .optional(),
+        /** Deprecated DefaultEvictor booleans (the seeds' form); never together with podProtections. */
+        evictorFlags: z
+            .strictObject({
+                evictLocalStoragePods: z.boolean().optional(),
+                evictSystemCriticalPods: z.boolean().optional(),
+                evictDaemonSetPods: z.boolean().optional(),
+                evictFailedBarePods: z.boolean().optional(),
+                ignorePvcPods: z.boolean().optional(),
+            })
+            .optional(),
+        /** Pods never evicted: database pods. Default CNPG instances (cnpg.io/cluster) and SQL Server (app.kubernetes.io/name=mssql). */
+        protectedPods: z.array(labelRule).default([{ key: "cnpg.io/cluster" }, { key: "app.kubernetes.io/name", values: ["mssql"] }]),
+    })
+    .prefault({});
+
+const chartSource = z.strictObject({
+    /** Local chart directory or .tgz used instead of the pinned repository (offline installs, tests). */
+    path: z.string().min(1).optional(),
+});
 
 const cnpg = z
     .strictObject({
@@ -132,6 +292,8 @@ const cnpg = z
         method: z.enum(["barmanObjectStore", "plugin"]).default("plugin"),
         /** ScheduledBackup cron, six fields with seconds first. Default "0 0 2 * * *" (02:00:00 UTC daily). */
         schedule: cron6.default("0 0 2 * * *"),
+        /** Point-in-time recoveries to create. Default none. */
+        recoveries: z.array(recovery).default([]),
     })
     .prefault({});
 
@@ -241,9 +403,14 @@ const common = {
     /** SQL Server databases backed up with BACKUP TO URL. Default none. */
     mssql: z.array(mssqlDatabase).default([]),
     velero,
+    descheduler,
     cnpg,
     lifecycle,
     dataSafety,
+    /** Local chart sources, per chart. Default: the pinned repositories (components/charts.ts). */
+    charts: z.strictObject({ velero: chartSource.optional(), descheduler: chartSource.optional() }).prefault({}),
+    /** Do not wait for workloads to become ready (local API servers without kubelets). Default false. */
+    skipAwait: z.boolean().default(false),
 };
 
 const schema = z
@@ -270,6 +437,55 @@ const schema = z
                 ctx.addIssue({ code: "custom", path: ["mssql", i, "name"], message: `duplicate SQL Server database "${key}"` });
             }
             seenMssql.add(key);
+        });
+        const d = cfg.descheduler;
+        if (d.replicas > 1 && !d.leaderElection) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["descheduler", "leaderElection"],
+                message: `must be true when backup:descheduler.replicas is ${d.replicas}: replicas without leader election evict the same pods concurrently`,
+            });
+        }
+        if (d.podProtections !== undefined && d.evictorFlags !== undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["descheduler", "evictorFlags"],
+                message:
+                    "cannot be combined with backup:descheduler.podProtections (the descheduler rejects both); express the flags as podProtections",
+            });
+        }
+        if (cfg.velero.snapshotMoveData && !cfg.velero.nodeAgent) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["velero", "snapshotMoveData"],
+                message: "needs backup:velero.nodeAgent: true (the node agent moves the data)",
+            });
+        }
+        const names = new Set(cfg.postgres.map((db) => db.name));
+        cfg.cnpg.recoveries.forEach((r, i) => {
+            if (!names.has(r.from)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["cnpg", "recoveries", i, "from"],
+                    message: `"${r.from}" is not in backup:postgres; allowed: ${[...names].join(", ")}`,
+                });
+            }
+            if (names.has(r.name)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["cnpg", "recoveries", i, "name"],
+                    message: `"${r.name}" is already a cluster name; a recovery needs a new name`,
+                });
+            }
+            names.add(r.name);
+            if ((r.imageName === undefined) === (r.imageCatalog === undefined)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["cnpg", "recoveries", i],
+                    message:
+                        "give exactly one of imageName or imageCatalog: the recovered cluster must run the source's PostgreSQL major version",
+                });
+            }
         });
         if (cfg.platform === "aws") {
             const b = cfg.aws.buckets;
@@ -299,6 +515,8 @@ export type BaremetalConfig = Extract<Config, { platform: "baremetal" }>;
 export type PostgresDatabase = z.output<typeof postgresDatabase>;
 export type MssqlDatabase = z.output<typeof mssqlDatabase>;
 export type VeleroScheduleConfig = z.output<typeof veleroSchedule>;
+export type RecoveryConfig = z.output<typeof recovery>;
+export type Resources = z.output<typeof resources>;
 
 /** Top-level keys the schema accepts, for the unknown-key message. */
 export const CONFIG_KEYS = ["platform", "aws", "baremetal", ...Object.keys(common)].sort();

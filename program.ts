@@ -2,7 +2,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, type Config } from "./config";
-import { type BackupTarget } from "./stacks/targets";
+import { Descheduler } from "./components/descheduler";
+import { Velero } from "./components/velero";
+import { statefulOptions } from "./stacks/safety";
+import { type BackupTarget, type BackupTargets } from "./stacks/targets";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -27,30 +30,48 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
     const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: { name: cfg.velero.namespace } });
     const namespaces = { [cfg.velero.namespace]: veleroNs };
 
+    let targets: BackupTargets;
+    let platformOutputs: Record<string, unknown>;
     if (cfg.platform === "aws") {
         // Loaded only for this platform: @pulumi/aws is large and the bare-metal stack never needs it.
         const { AwsStorage } = await import("./stacks/aws");
         const storage = new AwsStorage("backup", { config: cfg });
-        const t = storage.targets;
-        return {
-            platform: cfg.platform,
-            buckets: storage.buckets,
-            kmsKeyArn: storage.kmsKeyArn,
-            velero: describeTarget(t.velero),
-            postgres: mapValues(t.postgres, describeTarget),
-            mssql: mapValues(t.mssql, describeTarget),
-        };
+        targets = storage.targets;
+        platformOutputs = { buckets: storage.buckets, kmsKeyArn: storage.kmsKeyArn };
+    } else {
+        const { BaremetalStorage } = await import("./stacks/baremetal");
+        const storage = new BaremetalStorage("backup", { config: cfg, namespaces });
+        targets = storage.targets;
+        platformOutputs = { buckets: storage.buckets, objectUsers: storage.objectUsers };
     }
-    const { BaremetalStorage } = await import("./stacks/baremetal");
-    const storage = new BaremetalStorage("backup", { config: cfg, namespaces });
-    const t = storage.targets;
+
+    // From here on nothing knows which platform it runs on: components see only targets and config.
+    const velero = new Velero("velero", {
+        target: targets.velero,
+        namespace: cfg.velero.namespace,
+        namespaceResource: veleroNs,
+        serviceAccount: cfg.velero.serviceAccount,
+        ha: cfg.ha,
+        schedules: cfg.velero.schedules,
+        defaultNamespaces: cfg.namespaces,
+        resources: cfg.velero.resources,
+        pluginImage: cfg.velero.pluginImage,
+        nodeAgent: cfg.velero.nodeAgent,
+        snapshotMoveData: cfg.velero.snapshotMoveData,
+        chartPath: cfg.charts.velero?.path,
+        skipAwait: cfg.skipAwait,
+        statefulOptions: statefulOptions(cfg, {}),
+    });
+    if (cfg.descheduler.enabled) {
+        new Descheduler("descheduler", { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait });
+    }
+
     return {
         platform: cfg.platform,
-        buckets: storage.buckets,
-        objectUsers: storage.objectUsers,
-        velero: describeTarget(t.velero),
-        postgres: mapValues(t.postgres, describeTarget),
-        mssql: mapValues(t.mssql, describeTarget),
+        ...platformOutputs,
+        velero: { ...describeTarget(targets.velero), serviceAccount: velero.serviceAccount },
+        postgres: mapValues(targets.postgres, describeTarget),
+        mssql: mapValues(targets.mssql, describeTarget),
     };
 }
 

@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type AwsConfig } from "../config";
 import { createConsumerSecret, secretLayout } from "./credentials";
-import { activeConsumers, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan } from "./layout";
+import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan } from "./layout";
 import { CNPG_OBJECT_ACTIONS, KMS_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_EC2_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
 import { statefulOptions } from "./safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "./targets";
@@ -127,13 +127,15 @@ export class AwsStorage extends pulumi.ComponentResource {
         const velero = target("velero", veleroPrefix, { kind: "irsa", roleArn: veleroRole, serviceAccount: veleroSa }, []);
 
         // CloudNativePG: one role per cluster, trusted only by that cluster's service account
-        // (CNPG names it after the cluster), scoped to the cluster's prefix.
+        // (CNPG names it after the cluster), scoped to the cluster's prefix; a recovery cluster may
+        // also read (never write) its source's prefix.
         const postgres: Record<string, BackupTarget> = {};
-        for (const db of cfg.postgres) {
-            const prefix = postgresPrefix(db.name);
-            const sa = { namespace: db.namespace, name: db.name };
+        for (const w of cnpgWriters(cfg)) {
+            const prefix = postgresPrefix(w.name);
+            const sa = { namespace: w.namespace, name: w.name };
+            const source = w.from === undefined ? [] : [`${bucketArn("cnpg")}/${postgresPrefix(w.from)}/*`];
             const roleArn = this.irsaRole(
-                `${name}-cnpg-${db.name}`,
+                `${name}-cnpg-${w.name}`,
                 oidc,
                 sa,
                 kmsStatements().apply((kms) => [
@@ -143,13 +145,16 @@ export class AwsStorage extends pulumi.ComponentResource {
                         Action: CNPG_OBJECT_ACTIONS,
                         Resource: `${bucketArn("cnpg")}/${prefix}/*`,
                     },
-                    listBucket(bucketArn("cnpg"), prefix),
+                    ...(source.length > 0
+                        ? [{ Sid: "ReadRecoverySource", Effect: "Allow" as const, Action: ["s3:GetObject"], Resource: source }]
+                        : []),
+                    listBucket(bucketArn("cnpg"), prefix, w.from === undefined ? [] : [postgresPrefix(w.from)]),
                     { Sid: "BarmanBucketLocation", Effect: "Allow" as const, Action: "s3:GetBucketLocation", Resource: bucketArn("cnpg") },
                     ...kms,
                 ]),
                 child,
             );
-            postgres[db.name] = target("cnpg", prefix, { kind: "irsa", roleArn, serviceAccount: sa }, []);
+            postgres[w.name] = target("cnpg", prefix, { kind: "irsa", roleArn, serviceAccount: sa }, []);
         }
 
         // SQL Server cannot assume a role: a dedicated IAM user whose key is a Pulumi secret.
@@ -329,8 +334,8 @@ export class AwsStorage extends pulumi.ComponentResource {
     }
 }
 
-/** ListBucket limited to one prefix (the bucket root when prefix is ""). */
-function listBucket(bucketArn: string, prefix: string): Statement {
+/** ListBucket limited to some prefixes (the whole bucket when prefix is ""). */
+function listBucket(bucketArn: string, prefix: string, more: string[] = []): Statement {
     return prefix === ""
         ? { Sid: "ListBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn }
         : {
@@ -338,6 +343,6 @@ function listBucket(bucketArn: string, prefix: string): Statement {
               Effect: "Allow",
               Action: "s3:ListBucket",
               Resource: bucketArn,
-              Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
+              Condition: { StringLike: { "s3:prefix": [prefix, ...more].flatMap((p) => [p, `${p}/*`]) } },
           };
 }

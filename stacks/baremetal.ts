@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import { type BaremetalConfig } from "../config";
 import { CNPG_OBJECT_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
 import { createConsumerSecret, secretLayout } from "./credentials";
-import { activeConsumers, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "./layout";
+import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "./layout";
 import { statefulOptions } from "./safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "./targets";
 
@@ -185,10 +185,11 @@ export class BaremetalStorage extends pulumi.ComponentResource {
 
         const velero = target("velero", cfg.velero.prefix, cfg.velero.namespace, secretFor("velero", cfg.velero.namespace));
         const postgres: Record<string, BackupTarget> = {};
-        for (const ns of unique(cfg.postgres.map((db) => db.namespace))) {
+        const writers = cnpgWriters(cfg);
+        for (const ns of unique(writers.map((w) => w.namespace))) {
             const secret = secretFor("cnpg", ns);
-            for (const db of cfg.postgres.filter((d) => d.namespace === ns))
-                postgres[db.name] = target("cnpg", postgresPrefix(db.name), ns, secret);
+            for (const w of writers.filter((x) => x.namespace === ns))
+                postgres[w.name] = target("cnpg", postgresPrefix(w.name), ns, secret);
         }
         const mssql: Record<string, BackupTarget> = {};
         for (const ns of unique(cfg.mssql.map((db) => db.namespace))) {

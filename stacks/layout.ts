@@ -42,6 +42,23 @@ const VELERO_RESERVED = [...VELERO_EXPIRING, "kopia", "metadata", "plugins"];
 
 /** Prefix of one PostgreSQL cluster inside the cnpg bucket (seed layout: s3://<bucket>/<cluster>). */
 export const postgresPrefix = (cluster: string): string => cluster;
+/** A CNPG cluster that writes backups: an inventory cluster, or a recovery cluster reading its source. */
+export interface CnpgWriter {
+    readonly name: string;
+    readonly namespace: string;
+    /** Source cluster a recovery reads from (recoveries only). */
+    readonly from?: string;
+}
+
+/** Inventory clusters, then recovery clusters (which live in their source's namespace). */
+export function cnpgWriters(cfg: Config): CnpgWriter[] {
+    const ns = new Map(cfg.postgres.map((db) => [db.name, db.namespace]));
+    return [
+        ...cfg.postgres.map((db) => ({ name: db.name, namespace: db.namespace })),
+        ...cfg.cnpg.recoveries.map((r) => ({ name: r.name, namespace: ns.get(r.from) ?? "", from: r.from })),
+    ];
+}
+
 /** Prefix of one SQL Server database inside the mssql bucket. */
 export const mssqlPrefix = (namespace: string, database: string): string => `mssql/${namespace}/${database}`;
 
@@ -55,7 +72,7 @@ function topLevels(cfg: Config, consumer: Consumer): string[] {
         case "velero":
             return cfg.velero.prefix === "" ? VELERO_RESERVED : [cfg.velero.prefix];
         case "cnpg":
-            return cfg.postgres.map((db) => postgresPrefix(db.name));
+            return cnpgWriters(cfg).map((w) => postgresPrefix(w.name));
         case "mssql":
             return cfg.mssql.length > 0 ? ["mssql"] : [];
     }
@@ -83,7 +100,7 @@ function userOf(cfg: Config, consumer: Consumer): BucketUser {
                 consumer,
                 prefix: "",
                 expireAfterDays: retention + cronIntervalDays(cfg.cnpg.schedule) + margin,
-                expirePrefixes: cfg.postgres.map((db) => postgresPrefix(db.name)),
+                expirePrefixes: cnpgWriters(cfg).map((w) => postgresPrefix(w.name)),
             };
         case "mssql":
             return {

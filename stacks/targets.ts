@@ -48,7 +48,7 @@ export interface BackupTarget {
 /** Everything a platform hands downstream. */
 export interface BackupTargets {
     readonly velero: BackupTarget;
-    /** Per PostgreSQL cluster, keyed by cluster name. */
+    /** Per PostgreSQL cluster (inventory and recovery clusters), keyed by cluster name. */
     readonly postgres: Readonly<Record<string, BackupTarget>>;
     /** Per SQL Server database, keyed by `<namespace>/<database>`. */
     readonly mssql: Readonly<Record<string, BackupTarget>>;

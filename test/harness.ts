@@ -65,3 +65,14 @@ export function statements(policy: unknown): Statement[] {
 }
 
 export const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Upstream fixtures (CRDs, schemas): ../shared/fixtures, or $BACKUP_PLATFORM_FIXTURES. */
+export function fixture(relative: string): string {
+    const root = process.env.BACKUP_PLATFORM_FIXTURES ?? `${__dirname}/../../../shared/fixtures`;
+    return `${root}/${relative}`;
+}
+
+/** The values a Helm chart resource received. */
+export function chartValues(r: Rendered, name: string): Record<string, unknown> {
+    return r.get("kubernetes:helm.sh/v4:Chart", name).inputs.values as Record<string, unknown>;
+}

@@ -1,0 +1,75 @@
+// The Descheduler (chart 0.34.0) in Deployment mode, never evicting database pods.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type Config } from "../config";
+import { CHARTS, chartSource } from "./charts";
+
+export type DeschedulerSettings = Config["descheduler"];
+
+export interface DeschedulerArgs {
+    /** Validated descheduler settings (replicas, leader election, evictor, protected pods). */
+    readonly settings: DeschedulerSettings;
+    /** Local chart path instead of the pinned repository. Default none. */
+    readonly chartPath?: string;
+    /** Skip waiting for readiness (local API servers). Default false. */
+    readonly skipAwait?: boolean;
+}
+
+/** The chart values for `settings` (pure, for tests). */
+export function deschedulerValues(settings: DeschedulerSettings): Record<string, unknown> {
+    // Only pods matching this selector are evicted: database pods (CNPG instances, SQL Server) never match.
+    const labelSelector = {
+        matchExpressions: settings.protectedPods.map((p) =>
+            p.values === undefined ? { key: p.key, operator: "DoesNotExist" } : { key: p.key, operator: "NotIn", values: p.values },
+        ),
+    };
+    const evictorArgs: Record<string, unknown> = { nodeFit: true, labelSelector };
+    if (settings.evictorFlags !== undefined) Object.assign(evictorArgs, settings.evictorFlags);
+    else if (settings.podProtections !== undefined) evictorArgs.podProtections = settings.podProtections;
+    return {
+        kind: "Deployment",
+        replicas: settings.replicas,
+        leaderElection: { enabled: settings.leaderElection },
+        deschedulingInterval: settings.interval,
+        resources: settings.resources,
+        deschedulerPolicy: {
+            profiles: [
+                {
+                    name: "default",
+                    pluginConfig: [
+                        { name: "DefaultEvictor", args: evictorArgs },
+                        {
+                            name: "LowNodeUtilization",
+                            args: {
+                                useDeviationThresholds: true,
+                                thresholds: { cpu: 10, memory: 10, pods: 10 },
+                                targetThresholds: { cpu: 20, memory: 20, pods: 20 },
+                            },
+                        },
+                        { name: "RemovePodsViolatingTopologySpreadConstraint", args: { constraints: ["DoNotSchedule"] } },
+                    ],
+                    plugins: { balance: { enabled: ["LowNodeUtilization", "RemovePodsViolatingTopologySpreadConstraint"] } },
+                },
+            ],
+        },
+    };
+}
+
+/** The Descheduler from the pinned chart (or a local copy) in kube-system. */
+export class Descheduler extends pulumi.ComponentResource {
+    constructor(name: string, args: DeschedulerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:components:Descheduler", name, {}, opts);
+        new k8s.helm.v4.Chart(
+            name,
+            {
+                ...chartSource(CHARTS.descheduler, args.chartPath),
+                name: "descheduler",
+                namespace: "kube-system",
+                values: deschedulerValues(args.settings),
+                skipAwait: args.skipAwait ?? false,
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,259 @@
+import * as assert from "assert";
+import Ajv from "ajv";
+import * as fs from "fs";
+import { chartValues, fixture, render, type Raw, type Rendered } from "./harness";
+
+type Obj = Record<string, unknown>;
+const CHART = "kubernetes:helm.sh/v4:Chart";
+
+const validate = new Ajv({ strict: false, allErrors: true }).compile(
+    JSON.parse(fs.readFileSync(fixture("schemas/velero-chart-11.3.2.values.schema.json"), "utf8")) as object,
+);
+
+/**
+ * Helm validates the chart's own defaults merged with ours. The chart's values.yaml is not available
+ * offline, so this stands in for it: exactly the keys the schema marks required, with their types.
+ */
+const CHART_DEFAULTS: Obj = {
+    image: { repository: "velero/velero", tag: "v1.17.0", pullPolicy: "IfNotPresent" },
+    upgradeCRDsJob: { automountServiceAccountToken: true },
+    dnsPolicy: "ClusterFirst",
+    metrics: {
+        enabled: true,
+        service: {},
+        podAnnotations: {},
+        serviceMonitor: { autodetect: true, enabled: false },
+        nodeAgentPodMonitor: { autodetect: true, enabled: false },
+        prometheusRule: { autodetect: true, enabled: false },
+    },
+    kubectl: { image: { repository: "docker.io/bitnami/kubectl" } },
+    configuration: { backupStorageLocation: [], volumeSnapshotLocation: [] },
+    rbac: { create: true, clusterAdministrator: true, clusterAdministratorName: "cluster-admin" },
+    serviceAccount: { server: { create: true, automountServiceAccountToken: true } },
+    credentials: { useSecret: true },
+    configMaps: {},
+    nodeAgent: { podVolumePath: "/var/lib/kubelet/pods", dnsPolicy: "ClusterFirst" },
+};
+
+/** Helm's merge: maps merge key by key, everything else (lists included) is replaced. */
+function helmMerge(base: unknown, over: unknown): unknown {
+    const isMap = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+    if (!isMap(base) || !isMap(over)) return over === undefined ? base : over;
+    const out: Obj = { ...base };
+    for (const [k, v] of Object.entries(over)) out[k] = helmMerge(base[k], v);
+    return out;
+}
+
+const validChart = (values: Obj) => validate(helmMerge(CHART_DEFAULTS, values));
+
+/** Shapes the 11.x chart refuses or that belong to older charts. */
+function refusedShapes(values: Obj): string[] {
+    const problems: string[] = [];
+    const conf = (values.configuration ?? {}) as Obj;
+    if (!Array.isArray(conf.backupStorageLocation)) problems.push("backupStorageLocation is not a list");
+    if (!Array.isArray(conf.volumeSnapshotLocation)) problems.push("volumeSnapshotLocation is not a list");
+    if ("provider" in conf) problems.push("configuration.provider");
+    const text = JSON.stringify(values);
+    for (const restic of ["restic", "Restic"]) if (text.includes(restic)) problems.push(`restic-era key (${restic})`);
+    return problems;
+}
+
+describe("velero", () => {
+    const profiles: [string, boolean][] = [
+        ["aws", true],
+        ["aws", false],
+        ["baremetal", true],
+        ["baremetal", false],
+    ];
+    const rendered = new Map<string, Rendered>();
+    before(async () => {
+        for (const [stack, ha] of profiles) rendered.set(`${stack}/${ha}`, await render(stack, (raw) => (raw.ha = ha)));
+    });
+    const values = (stack: string, ha = true) => chartValues(rendered.get(`${stack}/${ha}`) as Rendered, "velero");
+
+    for (const [stack, ha] of profiles) {
+        it(`${stack} ${ha ? "HA" : "non-HA"} values validate against the chart 11.3.2 schema and avoid refused shapes`, () => {
+            const v = values(stack, ha);
+            assert.ok(validChart(v), JSON.stringify(validate.errors, null, 2));
+            assert.deepStrictEqual(refusedShapes(v), []);
+        });
+    }
+
+    it("the schema check itself rejects a wrong shape", () => {
+        const broken = { ...values("aws"), snapshotsEnabled: "no", configuration: { backupStorageLocation: { default: {} } } };
+        assert.ok(!validChart(broken));
+        assert.deepStrictEqual(
+            refusedShapes({ configuration: { provider: "aws", backupStorageLocation: {}, volumeSnapshotLocation: [] } }),
+            ["backupStorageLocation is not a list", "configuration.provider"],
+        );
+    });
+
+    it("installs the pinned chart into the velero namespace it creates, with the seeds' base values", () => {
+        const r = rendered.get("baremetal/true") as Rendered;
+        const chart = r.get(CHART, "velero");
+        assert.deepStrictEqual([chart.inputs.chart, chart.inputs.version, chart.inputs.namespace], ["velero", "11.3.2", "velero"]);
+        assert.deepStrictEqual(chart.inputs.repositoryOpts, { repo: "https://vmware-tanzu.github.io/helm-charts" });
+        assert.ok(chart.options.dependsOn?.includes("kubernetes:core/v1:Namespace::velero"));
+        const v = values("baremetal");
+        assert.deepStrictEqual(v.initContainers, [
+            {
+                name: "velero-plugin-for-aws",
+                image: "velero/velero-plugin-for-aws:v1.13.0",
+                imagePullPolicy: "IfNotPresent",
+                volumeMounts: [{ mountPath: "/target", name: "plugins" }],
+            },
+        ]);
+        const conf = v.configuration as Obj;
+        assert.strictEqual(conf.features, "EnableCSI");
+        assert.deepStrictEqual(conf.volumeSnapshotLocation, []);
+        assert.strictEqual(v.snapshotsEnabled, false, "no snapshot location: snapshots disabled");
+        assert.strictEqual(v.upgradeCRDs, false, "CRD upgrades must not depend on the chart's hook Job");
+        assert.strictEqual(v.deployNodeAgent, false);
+        assert.deepStrictEqual(v.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } });
+        assert.deepStrictEqual(v.kubectl, { image: { repository: "public.ecr.aws/bitnami/kubectl" } });
+    });
+
+    it("on AWS authenticates by IRSA: the role ARN reaches the service account annotation, no Secret", () => {
+        const r = rendered.get("aws/true") as Rendered;
+        const v = values("aws");
+        assert.deepStrictEqual(v.credentials, { useSecret: false });
+        const role = r.get("aws:iam/role:Role", "backup-velero");
+        assert.deepStrictEqual(v.serviceAccount, {
+            server: {
+                create: true,
+                name: "velero-server",
+                annotations: { "eks.amazonaws.com/role-arn": `arn:aws:iam::123456789012:role/backup/${role.name}` },
+            },
+        });
+        const [bsl] = (v.configuration as { backupStorageLocation: Obj[] }).backupStorageLocation;
+        assert.deepStrictEqual(bsl, {
+            name: "default",
+            provider: "aws",
+            bucket: "rciis-aws-velero-backups",
+            default: true,
+            config: { region: "af-south-1" },
+        });
+        assert.deepStrictEqual(v.resources, { requests: { cpu: "25m", memory: "64Mi" }, limits: { cpu: "250m", memory: "256Mi" } });
+        assert.ok(r.get(CHART, "velero").options.dependsOn?.includes("aws:iam/rolePolicyAttachment:RolePolicyAttachment::backup-velero"));
+    });
+
+    it("on bare metal reads the credentials Secret and talks path-style to RGW without CRC32 checksums", () => {
+        const r = rendered.get("baremetal/true") as Rendered;
+        const v = values("baremetal");
+        assert.deepStrictEqual(v.credentials, { useSecret: true, existingSecret: "velero-s3-credentials" });
+        assert.deepStrictEqual(v.serviceAccount, { server: { create: true, name: "velero-server" } });
+        const [bsl] = (v.configuration as { backupStorageLocation: Obj[] }).backupStorageLocation;
+        assert.deepStrictEqual(bsl, {
+            name: "default",
+            provider: "aws",
+            bucket: "velero-backups",
+            default: true,
+            config: {
+                region: "rciis-kenya",
+                s3ForcePathStyle: "true",
+                s3Url: "http://rook-ceph-rgw-ceph-objectstore.rook-ceph.svc.cluster.local:80",
+                checksumAlgorithm: "",
+            },
+        });
+        const deps = r.get(CHART, "velero").options.dependsOn ?? [];
+        assert.ok(deps.includes("kubernetes:core/v1:Secret::backup-velero-velero"), deps.join());
+        assert.ok(deps.includes("kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim::backup-bucket-velero-backups"), deps.join());
+    });
+
+    it("adds the CA bundle for an https endpoint", async () => {
+        const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        const r = await render("baremetal", (raw) =>
+            Object.assign(raw.baremetal as Raw, { endpoint: "https://rgw.example:443", caBundle: pem }),
+        );
+        const [bsl] = (chartValues(r, "velero").configuration as { backupStorageLocation: Obj[] }).backupStorageLocation;
+        assert.strictEqual(bsl.caCert, Buffer.from(pem).toString("base64"));
+        assert.strictEqual((bsl.config as Obj).s3Url, "https://rgw.example:443");
+    });
+
+    it("HA: schedules from config, strict security contexts, ServiceMonitor for release prometheus", () => {
+        const v = values("baremetal");
+        assert.deepStrictEqual(v.schedules, {
+            "daily-namespaces": {
+                disabled: false,
+                schedule: "0 2 * * *",
+                useOwnerReferencesInBackup: false,
+                template: {
+                    ttl: "720h",
+                    storageLocation: "default",
+                    includedNamespaces: ["rciis-prod", "monitoring", "strimzi-operator", "cnpg-system"],
+                    snapshotMoveData: false,
+                },
+            },
+            "weekly-full": {
+                disabled: false,
+                schedule: "0 3 * * 0",
+                useOwnerReferencesInBackup: false,
+                template: { ttl: "2160h", storageLocation: "default", includeClusterResources: true, snapshotMoveData: false },
+            },
+        });
+        assert.deepStrictEqual(v.podSecurityContext, {
+            runAsNonRoot: true,
+            runAsUser: 65534,
+            runAsGroup: 65534,
+            seccompProfile: { type: "RuntimeDefault" },
+        });
+        assert.deepStrictEqual(v.containerSecurityContext, {
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+        });
+        assert.deepStrictEqual(v.metrics, {
+            enabled: true,
+            serviceMonitor: { enabled: true, additionalLabels: { release: "prometheus" } },
+        });
+    });
+
+    it("non-HA: no schedules, ServiceMonitor off, metrics still on", () => {
+        const v = values("aws", false);
+        assert.deepStrictEqual(v.schedules, {});
+        assert.deepStrictEqual(v.metrics, {
+            enabled: true,
+            serviceMonitor: { enabled: false, additionalLabels: { release: "prometheus" } },
+        });
+        assert.strictEqual(v.podSecurityContext, undefined);
+    });
+
+    it("takes schedule lists and TTLs from config", async () => {
+        const r = await render("aws", (raw) => {
+            (raw.velero as Raw).schedules = { hourly: { schedule: "0 * * * *", ttl: "48h", includedNamespaces: ["rciis-aws"] } };
+        });
+        assert.deepStrictEqual(Object.keys(chartValues(r, "velero").schedules as Obj), ["hourly"]);
+        const hourly = (chartValues(r, "velero").schedules as Record<string, { template: Obj }>).hourly;
+        assert.deepStrictEqual([hourly.template.ttl, hourly.template.includedNamespaces], ["48h", ["rciis-aws"]]);
+    });
+
+    it("node agent and data movement: a generated kopia password, retained, never the default", async () => {
+        const r = await render("baremetal", (raw) => Object.assign(raw, { velero: { nodeAgent: true, snapshotMoveData: true } }));
+        const v = chartValues(r, "velero");
+        assert.strictEqual(v.deployNodeAgent, true);
+        assert.ok(Object.values(v.schedules as Record<string, { template: Obj }>).every((s) => s.template.snapshotMoveData === true));
+        const secret = r.get("kubernetes:core/v1:Secret", "velero-repo-credentials");
+        assert.deepStrictEqual(secret.inputs.metadata, { name: "velero-repo-credentials", namespace: "velero" });
+        assert.strictEqual(secret.inputs.stringData, "[secret]");
+        assert.strictEqual(secret.options.retainOnDelete, true);
+        assert.ok(secret.options.dependsOn?.includes("random:index/randomPassword:RandomPassword::velero-repo-password"));
+        assert.ok(r.get(CHART, "velero").options.dependsOn?.includes("kubernetes:core/v1:Secret::velero-repo-credentials"));
+        const off = rendered.get("baremetal/true") as Rendered;
+        assert.strictEqual(off.all("kubernetes:core/v1:Secret").filter((s) => s.name === "velero-repo-credentials").length, 0);
+    });
+
+    it("refuses data movement without the node agent", async () => {
+        await assert.rejects(
+            () => render("baremetal", (raw) => Object.assign(raw, { velero: { snapshotMoveData: true } })),
+            /backup:velero\.snapshotMoveData: needs backup:velero\.nodeAgent: true/,
+        );
+    });
+
+    it("uses a local chart source when configured", async () => {
+        const r = await render("baremetal", (raw) => (raw.charts = { velero: { path: "/charts/velero" } }));
+        const chart = r.get(CHART, "velero").inputs;
+        assert.strictEqual(chart.chart, "/charts/velero");
+        assert.strictEqual(chart.version, undefined);
+        assert.strictEqual(chart.repositoryOpts, undefined);
+    });
+});
