@@ -432,6 +432,13 @@ const schema = z
         });
         const seenMssql = new Set<string>();
         cfg.mssql.forEach((db, i) => {
+            if (db.restore && (db.restore.targetDatabase ?? db.name) === db.name && !db.restore.replace) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["mssql", i, "restore", "replace"],
+                    message: `restoring over the live database ${db.name} needs replace: true (or set restore.targetDatabase to a new name)`,
+                });
+            }
             const key = `${db.namespace}/${db.name}`;
             if (seenMssql.has(key)) {
                 ctx.addIssue({ code: "custom", path: ["mssql", i, "name"], message: `duplicate SQL Server database "${key}"` });

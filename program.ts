@@ -2,10 +2,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, type Config } from "./config";
+import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
+import { MssqlBackup } from "./components/mssql";
 import { Velero } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
-import { type BackupTarget, type BackupTargets } from "./stacks/targets";
+import { mssqlKey, type BackupTarget, type BackupTargets } from "./stacks/targets";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -66,17 +68,32 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
         new Descheduler("descheduler", { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait });
     }
 
+    const cnpg = new CnpgBackups("cnpg", {
+        clusters: cfg.postgres,
+        recoveries: cfg.cnpg.recoveries,
+        targets: targets.postgres,
+        method: cfg.cnpg.method,
+        retention: cfg.retention,
+        schedule: cfg.cnpg.schedule,
+        statefulOptions: statefulOptions(cfg, {}),
+    });
+    const mssql: Record<string, unknown> = {};
+    for (const db of cfg.mssql) {
+        const key = mssqlKey(db);
+        const target = targets.mssql[key];
+        const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait });
+        mssql[key] = { ...describeTarget(target), cronJob: job.cronJob };
+    }
+
     return {
         platform: cfg.platform,
         ...platformOutputs,
         velero: { ...describeTarget(targets.velero), serviceAccount: velero.serviceAccount },
-        postgres: mapValues(targets.postgres, describeTarget),
-        mssql: mapValues(targets.mssql, describeTarget),
+        postgres: Object.fromEntries(
+            Object.entries(targets.postgres).map(([name, t]) => [name, { ...describeTarget(t), ...cnpg.clusters[name] }]),
+        ),
+        mssql,
     };
-}
-
-function mapValues<T, U>(record: Readonly<Record<string, T>>, f: (v: T) => U): Record<string, U> {
-    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]));
 }
 
 /** The Pulumi program: config errors surface as one clear message, without a stack trace. */

@@ -32,6 +32,19 @@ export function secretLayout(consumer: Consumer, namespace: string): SecretCrede
     }
 }
 
+/**
+ * SQL Server splits its S3 credential at ':' and the keys travel inside a SQL string literal and
+ * sqlcmd variables: refuse such keys when the Secret is created, not when the 03:00 backup runs.
+ */
+export function assertSqlServerSafe(key: string, what: string): string {
+    if (/[:'"\\]|\$\(/.test(key) || key.length === 0) {
+        throw new Error(
+            `the SQL Server ${what} contains ':', a quote, a backslash or "$(", which BACKUP TO URL cannot use; rotate the key`,
+        );
+    }
+    return key;
+}
+
 /** Creates the consumer's Secret in `namespace` from an access key pair; both values stay Pulumi secrets. */
 export function createConsumerSecret(
     id: string,
@@ -43,6 +56,10 @@ export function createConsumerSecret(
     dependsOn: pulumi.Resource[] = [],
 ): k8s.core.v1.Secret {
     const layout = secretLayout(consumer, namespace);
+    if (consumer === "mssql") {
+        accessKeyId = pulumi.output(accessKeyId).apply((k) => assertSqlServerSafe(k, "access key"));
+        secretAccessKey = pulumi.output(secretAccessKey).apply((k) => assertSqlServerSafe(k, "secret key"));
+    }
     const stringData: Record<string, pulumi.Output<string>> = consumer === "velero"
         ? {
               cloud: pulumi.secret(

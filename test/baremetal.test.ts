@@ -185,6 +185,9 @@ describe("baremetal stack", () => {
             endpoint: "http://rook-ceph-rgw-ceph-objectstore.rook-ceph.svc.cluster.local:80",
             region: "rciis-kenya",
             credentialsSecret: "monitoring/cnpg-s3-credentials",
+            destination: "s3://cnpg-backups/grafana-postgres",
+            method: "plugin",
+            scheduledBackup: "monitoring/grafana-postgres-base-backup",
         });
         assert.strictEqual(out.mssql["rciis-prod/RCIIS"].endpoint, "https://s3.rciis.africa");
         assert.ok(!JSON.stringify(r.outputs).includes(mockKey("backup-velero-secret-key", 40)));

@@ -1,0 +1,280 @@
+// CloudNativePG backups: the backup fields of clusters the application teams own (server-side-apply
+// patch), ScheduledBackups, Barman Cloud Plugin ObjectStores, and point-in-time recovery clusters.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type RecoveryConfig } from "../config";
+import { s3Uri, type BackupTarget } from "../stacks/targets";
+
+export type BackupMethod = "barmanObjectStore" | "plugin";
+
+/** The Barman Cloud Plugin's name, as Clusters and ScheduledBackups reference it. */
+export const BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
+/** Field manager of every patch this program applies to application-owned Clusters. */
+export const FIELD_MANAGER = "backup-platform";
+/** Secret (per namespace) holding the endpoint CA bundle, when the endpoint uses a private CA. */
+export const CA_SECRET = "backup-endpoint-ca";
+
+/** ObjectStore name for a cluster's archive. */
+export const objectStoreName = (cluster: string): string => `${cluster}-backup`;
+/** ScheduledBackup name for a cluster. */
+export const scheduledBackupName = (cluster: string): string => `${cluster}-base-backup`;
+
+/**
+ * boto3 1.36+ (inside barman-cloud) sends checksums that S3-compatible stores such as older Ceph RGW
+ * reject; "when_required" restores the previous behaviour. Only set off AWS.
+ */
+function checksumEnv(target: BackupTarget): { name: string; value: string }[] {
+    return target.endpoint === undefined
+        ? []
+        : [
+              { name: "AWS_REQUEST_CHECKSUM_CALCULATION", value: "when_required" },
+              { name: "AWS_RESPONSE_CHECKSUM_VALIDATION", value: "when_required" },
+          ];
+}
+
+/** The barman object-store stanza shared by the in-tree field, the ObjectStore and externalClusters. */
+export function barmanStore(target: BackupTarget, walMaxParallel: number, serverName?: string): Record<string, unknown> {
+    const c = target.credentials;
+    return {
+        destinationPath: s3Uri(target),
+        ...(target.endpoint !== undefined ? { endpointURL: target.endpoint } : {}),
+        ...(target.caBundle !== undefined ? { endpointCA: { name: CA_SECRET, key: "ca.crt" } } : {}),
+        ...(serverName !== undefined ? { serverName } : {}),
+        s3Credentials:
+            c.kind === "irsa"
+                ? { inheritFromIAMRole: true }
+                : {
+                      accessKeyId: { name: c.secretName, key: c.keys.accessKeyId },
+                      secretAccessKey: { name: c.secretName, key: c.keys.secretAccessKey },
+                  },
+        wal: { compression: "gzip", maxParallel: walMaxParallel },
+        data: { compression: "gzip" },
+    };
+}
+
+/** CNPG's service account carries the IRSA role on AWS; CNPG names it after the cluster. */
+function serviceAccountTemplate(target: BackupTarget): Record<string, unknown> {
+    return target.credentials.kind === "irsa"
+        ? { serviceAccountTemplate: { metadata: { annotations: { "eks.amazonaws.com/role-arn": target.credentials.roleArn } } } }
+        : {};
+}
+
+/** The spec fields this program owns on a Cluster (pure, for tests). */
+export function clusterBackupSpec(cluster: string, target: BackupTarget, method: BackupMethod, retention: string): Record<string, unknown> {
+    if (method === "plugin") {
+        return {
+            plugins: [{ name: BARMAN_PLUGIN, isWALArchiver: true, parameters: { barmanObjectName: objectStoreName(cluster) } }],
+            ...serviceAccountTemplate(target),
+        };
+    }
+    const env = checksumEnv(target);
+    return {
+        backup: { target: "prefer-standby", retentionPolicy: retention, barmanObjectStore: barmanStore(target, 2) },
+        ...(env.length > 0 ? { env } : {}),
+        ...serviceAccountTemplate(target),
+    };
+}
+
+/** An ObjectStore (barmancloud.cnpg.io/v1) spec for a cluster's archive (pure, for tests). */
+export function objectStoreSpec(target: BackupTarget, retention: string): Record<string, unknown> {
+    const env = checksumEnv(target);
+    return {
+        retentionPolicy: retention,
+        configuration: barmanStore(target, 2),
+        ...(env.length > 0 ? { instanceSidecarConfiguration: { env } } : {}),
+    };
+}
+
+export interface CnpgBackupsArgs {
+    /** Inventory clusters (application-owned). */
+    readonly clusters: readonly { readonly name: string; readonly namespace: string }[];
+    /** Point-in-time recoveries to create. Default none. */
+    readonly recoveries?: readonly RecoveryConfig[];
+    /** Backup target per cluster name (inventory and recovery clusters). */
+    readonly targets: Readonly<Record<string, BackupTarget>>;
+    /** barmanObjectStore (in-tree) or plugin (Barman Cloud Plugin). */
+    readonly method: BackupMethod;
+    /** Retention, e.g. 30d. */
+    readonly retention: string;
+    /** ScheduledBackup cron, six fields. */
+    readonly schedule: string;
+    /** Options for recovered clusters, which hold data (retained on destroy). */
+    readonly statefulOptions: pulumi.CustomResourceOptions;
+}
+
+/** Per cluster: where its backups go and which ScheduledBackup takes them. */
+export interface CnpgClusterOutput {
+    destination: string;
+    method: BackupMethod;
+    scheduledBackup?: string;
+    recoveredFrom?: string;
+}
+
+export class CnpgBackups extends pulumi.ComponentResource {
+    public readonly clusters: Record<string, CnpgClusterOutput> = {};
+
+    constructor(name: string, args: CnpgBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:components:CnpgBackups", name, {}, opts);
+        const caSecrets = this.caSecrets(name, args);
+        const target = (cluster: string): BackupTarget => {
+            const t = args.targets[cluster];
+            if (t === undefined) throw new Error(`no backup target for CNPG cluster ${cluster}`);
+            return t;
+        };
+        const prerequisites = (t: BackupTarget, namespace: string): pulumi.Resource[] => [
+            ...t.dependsOn,
+            ...(caSecrets.get(namespace) ?? []),
+        ];
+
+        for (const db of args.clusters) {
+            const t = target(db.name);
+            const deps = prerequisites(t, db.namespace);
+            if (args.method === "plugin") deps.push(this.objectStore(`${name}-${db.name}`, db.name, db.namespace, t, args.retention, deps));
+            const patch = new k8s.apiextensions.CustomResourcePatch(
+                `${name}-${db.name}`,
+                {
+                    apiVersion: "postgresql.cnpg.io/v1",
+                    kind: "Cluster",
+                    metadata: {
+                        name: db.name,
+                        namespace: db.namespace,
+                        annotations: {
+                            // Only the backup fields are ours; the rest of the Cluster stays with its owners.
+                            "pulumi.com/patchFieldManager": FIELD_MANAGER,
+                            "pulumi.com/patchForce": "true",
+                        },
+                    },
+                    spec: clusterBackupSpec(db.name, t, args.method, args.retention),
+                },
+                { parent: this, dependsOn: deps },
+            );
+            new k8s.apiextensions.CustomResource(
+                `${name}-${db.name}-scheduled`,
+                {
+                    apiVersion: "postgresql.cnpg.io/v1",
+                    kind: "ScheduledBackup",
+                    metadata: {
+                        name: scheduledBackupName(db.name),
+                        namespace: db.namespace,
+                        labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                    },
+                    spec: {
+                        schedule: args.schedule,
+                        immediate: true,
+                        backupOwnerReference: "self",
+                        cluster: { name: db.name },
+                        method: args.method,
+                        ...(args.method === "plugin" ? { pluginConfiguration: { name: BARMAN_PLUGIN }, target: "prefer-standby" } : {}),
+                    },
+                },
+                { parent: this, dependsOn: [patch] },
+            );
+            this.clusters[db.name] = {
+                destination: s3Uri(t),
+                method: args.method,
+                scheduledBackup: `${db.namespace}/${scheduledBackupName(db.name)}`,
+            };
+        }
+
+        for (const r of args.recoveries ?? []) {
+            const source = args.clusters.find((c) => c.name === r.from);
+            if (source === undefined) throw new Error(`recovery ${r.name}: unknown source ${r.from}`);
+            this.recovery(name, r, source.namespace, target(r.from), target(r.name), args, prerequisites(target(r.name), source.namespace));
+        }
+        this.registerOutputs({ clusters: this.clusters });
+    }
+
+    /** One CA Secret per namespace that needs it. */
+    private caSecrets(name: string, args: CnpgBackupsArgs): Map<string, pulumi.Resource[]> {
+        const byNamespace = new Map<string, pulumi.Resource[]>();
+        const namespaces = new Map(args.clusters.map((c) => [c.namespace, args.targets[c.name]?.caBundle]));
+        for (const [namespace, caBundle] of namespaces) {
+            if (caBundle === undefined) continue;
+            byNamespace.set(namespace, [
+                new k8s.core.v1.Secret(
+                    `${name}-ca-${namespace}`,
+                    { metadata: { name: CA_SECRET, namespace }, type: "Opaque", stringData: { "ca.crt": caBundle } },
+                    { parent: this },
+                ),
+            ]);
+        }
+        return byNamespace;
+    }
+
+    private objectStore(
+        id: string,
+        cluster: string,
+        namespace: string,
+        t: BackupTarget,
+        retention: string,
+        deps: pulumi.Resource[],
+    ): pulumi.Resource {
+        return new k8s.apiextensions.CustomResource(
+            `${id}-objectstore`,
+            {
+                apiVersion: "barmancloud.cnpg.io/v1",
+                kind: "ObjectStore",
+                metadata: { name: objectStoreName(cluster), namespace, labels: { "app.kubernetes.io/part-of": "backup-platform" } },
+                spec: objectStoreSpec(t, retention),
+            },
+            { parent: this, dependsOn: [...deps] },
+        );
+    }
+
+    /** A new Cluster bootstrapped from `source`'s backups, archiving under its own prefix. */
+    private recovery(
+        name: string,
+        r: RecoveryConfig,
+        namespace: string,
+        source: BackupTarget,
+        own: BackupTarget,
+        args: CnpgBackupsArgs,
+        deps: pulumi.Resource[],
+    ): void {
+        const origin = `${r.from}-origin`;
+        const plugin = args.method === "plugin";
+        if (plugin) deps.push(this.objectStore(`${name}-${r.name}`, r.name, namespace, own, args.retention, deps));
+        const externalCluster = plugin
+            ? {
+                  name: origin,
+                  plugin: { name: BARMAN_PLUGIN, parameters: { barmanObjectName: objectStoreName(r.from), serverName: r.from } },
+              }
+            : { name: origin, barmanObjectStore: barmanStore(source, 4, r.from) };
+        const image = r.imageName
+            ? { imageName: r.imageName }
+            : r.imageCatalog
+              ? {
+                    imageCatalogRef: {
+                        apiGroup: "postgresql.cnpg.io",
+                        kind: r.imageCatalog.kind,
+                        name: r.imageCatalog.name,
+                        major: r.imageCatalog.major,
+                    },
+                }
+              : {};
+        new k8s.apiextensions.CustomResource(
+            `${name}-${r.name}-recovery`,
+            {
+                apiVersion: "postgresql.cnpg.io/v1",
+                kind: "Cluster",
+                metadata: {
+                    name: r.name,
+                    namespace,
+                    labels: { "app.kubernetes.io/part-of": "backup-platform", "backup.platform/recovered-from": r.from },
+                },
+                spec: {
+                    instances: r.instances,
+                    ...image,
+                    storage: { size: r.storage.size, ...(r.storage.storageClass ? { storageClass: r.storage.storageClass } : {}) },
+                    resources: r.resources,
+                    bootstrap: { recovery: { source: origin, ...(r.targetTime ? { recoveryTarget: { targetTime: r.targetTime } } : {}) } },
+                    externalClusters: [externalCluster],
+                    // Its own archive and server name: a recovered cluster never writes into its source's archive.
+                    ...clusterBackupSpec(r.name, own, args.method, args.retention),
+                },
+            },
+            { ...args.statefulOptions, parent: this, dependsOn: deps },
+        );
+        this.clusters[r.name] = { destination: s3Uri(own), method: args.method, recoveredFrom: `${namespace}/${r.from}` };
+    }
+}

@@ -1,0 +1,228 @@
+// SQL Server BACKUP TO URL (S3): a CronJob per database, and an optional restore Job rendered only
+// when configured. No password or key ever appears on a command line: sqlcmd reads the password
+// from SQLCMDPASSWORD and the S3 keys as scripting variables from its environment.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type MssqlDatabase } from "../config";
+import { type BackupTarget } from "../stacks/targets";
+
+/** Where SQL Server's images keep sqlcmd (mssql-tools18). */
+const SQLCMD = "/opt/mssql-tools18/bin/sqlcmd";
+/** The mssql user of Microsoft's images. */
+const MSSQL_UID = 10001;
+
+/** `s3://host[:port]/bucket/prefix`: SQL Server's S3 URL form (always https underneath). */
+export function s3UrlBase(target: BackupTarget): string {
+    const host =
+        target.endpoint !== undefined ? target.endpoint.replace(/^https:\/\//, "").replace(/\/$/, "") : `s3.${target.region}.amazonaws.com`;
+    return `s3://${[host, target.bucket, target.prefix].filter((p) => p !== "").join("/")}`;
+}
+
+/** The URLs of one backup set; `stamp` is substituted by sqlcmd at run time. */
+export function backupUrls(target: BackupTarget, db: MssqlDatabase, stamp = "$(BACKUP_STAMP)"): string[] {
+    const base = `${s3UrlBase(target)}/${db.name}_${stamp}`;
+    return db.stripes === 1 ? [`${base}.bak`] : Array.from({ length: db.stripes }, (_, i) => `${base}_${i + 1}of${db.stripes}.bak`);
+}
+
+const urlList = (urls: string[]) => urls.map((u) => `URL = N'${u}'`).join(",\n       ");
+
+/** (Re)creates the S3 credential; the keys arrive as sqlcmd variables from the environment. */
+export function credentialSql(db: MssqlDatabase): string {
+    return [
+        `IF EXISTS (SELECT 1 FROM sys.credentials WHERE name = N'${db.credentialName}')`,
+        `    DROP CREDENTIAL [${db.credentialName}];`,
+        `CREATE CREDENTIAL [${db.credentialName}]`,
+        `    WITH IDENTITY = 'S3 Access Key', SECRET = '$(S3_ACCESS_KEY):$(S3_SECRET_KEY)';`,
+        "",
+    ].join("\n");
+}
+
+/** BACKUP DATABASE ... TO URL, compressed and checksummed, region passed via BACKUP_OPTIONS. */
+export function backupSql(target: BackupTarget, db: MssqlDatabase): string {
+    return [
+        `BACKUP DATABASE [${db.name}]`,
+        `TO ${urlList(backupUrls(target, db))}`,
+        `WITH CREDENTIAL = N'${db.credentialName}', FORMAT, COMPRESSION, CHECKSUM, STATS = 10,`,
+        // 20 MiB parts: S3 allows 10,000 parts per object, so one stripe holds up to ~200 GiB.
+        "     MAXTRANSFERSIZE = 20971520,",
+        `     BACKUP_OPTIONS = '{"s3": {"region": "${target.region}"}}';`,
+        "",
+    ].join("\n");
+}
+
+/** RESTORE DATABASE ... FROM URL for the configured restore (pure, for tests). */
+export function restoreSql(target: BackupTarget, db: MssqlDatabase): string {
+    const restore = db.restore;
+    if (restore === undefined) throw new Error(`no restore configured for ${db.name}`);
+    const striped = /_1of(\d+)\.bak$/.exec(restore.file);
+    const files = striped
+        ? Array.from({ length: Number(striped[1]) }, (_, i) => restore.file.replace(/_1of(\d+)\.bak$/, `_${i + 1}of$1.bak`))
+        : [restore.file];
+    const options = [
+        `CREDENTIAL = N'${db.credentialName}'`,
+        "CHECKSUM",
+        ...(restore.replace ? ["REPLACE"] : []),
+        ...restore.move.map((m) => `MOVE N'${m.logicalName}' TO N'${m.physicalPath}'`),
+        "STATS = 10",
+    ];
+    return [
+        `RESTORE DATABASE [${restore.targetDatabase ?? db.name}]`,
+        `FROM ${urlList(files.map((f) => `${s3UrlBase(target)}/${f}`))}`,
+        `WITH ${options.join(",\n     ")};`,
+        "",
+    ].join("\n");
+}
+
+/** The job's shell: wait for the server, then run the SQL files. No secret is interpolated here. */
+export function jobScript(kind: "backup" | "restore"): string {
+    return `#!/bin/bash
+set -euo pipefail
+SQLCMD="\${SQLCMD:-${SQLCMD}}"
+opts=(-S "tcp:\${MSSQL_HOST},\${MSSQL_PORT}" -U "\${MSSQL_USER}" -b)
+if [ "\${TRUST_SERVER_CERTIFICATE}" = "true" ]; then opts+=(-C); fi
+deadline=$((SECONDS + WAIT_SECONDS))
+until "$SQLCMD" "\${opts[@]}" -Q "SELECT 1" >/dev/null; do
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "SQL Server \${MSSQL_HOST}:\${MSSQL_PORT} not reachable after \${WAIT_SECONDS}s" >&2
+    exit 1
+  fi
+  echo "waiting for SQL Server \${MSSQL_HOST}:\${MSSQL_PORT}"
+  sleep "\${POLL_SECONDS:-5}"
+done
+BACKUP_STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+export BACKUP_STAMP
+"$SQLCMD" "\${opts[@]}" -i "\${SCRIPTS:-/scripts}/credential.sql"
+"$SQLCMD" "\${opts[@]}" -i "\${SCRIPTS:-/scripts}/${kind}.sql"
+echo "${kind} of \${DATABASE} finished (stamp \${BACKUP_STAMP})"
+`;
+}
+
+export interface MssqlBackupArgs {
+    /** The database and its job settings. */
+    readonly database: MssqlDatabase;
+    /** Where its backups go; credentials must be a Secret (SQL Server cannot use IRSA). */
+    readonly target: BackupTarget;
+    /** Skip waiting for the restore Job to finish (local API servers). Default false. */
+    readonly skipAwait?: boolean;
+}
+
+/** A BACKUP TO URL CronJob for one database, plus its restore Job when configured. */
+export class MssqlBackup extends pulumi.ComponentResource {
+    /** namespace/name of the CronJob. */
+    public readonly cronJob: string;
+
+    constructor(name: string, args: MssqlBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:components:MssqlBackup", name, {}, opts);
+        const db = args.database;
+        const t = args.target;
+        const secret = t.credentials;
+        if (secret.kind !== "secret") throw new Error(`SQL Server ${db.name}: BACKUP TO URL needs key credentials, not IRSA`);
+        if (t.endpoint !== undefined && !t.endpoint.startsWith("https://")) {
+            throw new Error(`SQL Server ${db.name}: endpoint ${t.endpoint} is not https; SQL Server refuses plain http`);
+        }
+        const jobName = `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-backup`;
+        const labels = {
+            "app.kubernetes.io/name": "mssql-backup",
+            "app.kubernetes.io/part-of": "backup-platform",
+            "backup.platform/database": db.name,
+        };
+        const scripts = new k8s.core.v1.ConfigMap(
+            `${name}-scripts`,
+            {
+                metadata: { name: `${jobName}-scripts`, namespace: db.namespace, labels },
+                data: {
+                    "backup.sh": jobScript("backup"),
+                    "credential.sql": credentialSql(db),
+                    "backup.sql": backupSql(t, db),
+                    ...(db.restore ? { "restore.sh": jobScript("restore"), "restore.sql": restoreSql(t, db) } : {}),
+                },
+            },
+            { parent: this },
+        );
+        const pod = (kind: "backup" | "restore"): k8s.types.input.core.v1.PodSpec => ({
+            restartPolicy: kind === "backup" ? "OnFailure" : "Never",
+            securityContext: {
+                runAsNonRoot: true,
+                runAsUser: MSSQL_UID,
+                runAsGroup: MSSQL_UID,
+                seccompProfile: { type: "RuntimeDefault" },
+            },
+            containers: [
+                {
+                    name: `mssql-${kind}`,
+                    image: db.image,
+                    command: ["/bin/bash", `/scripts/${kind}.sh`],
+                    env: [
+                        { name: "MSSQL_HOST", value: db.host },
+                        { name: "MSSQL_PORT", value: String(db.port) },
+                        { name: "MSSQL_USER", value: db.user },
+                        { name: "DATABASE", value: db.name },
+                        { name: "TRUST_SERVER_CERTIFICATE", value: String(db.trustServerCertificate) },
+                        { name: "WAIT_SECONDS", value: "600" },
+                        { name: "HOME", value: "/tmp" },
+                        // sqlcmd reads the password from here: never -P on a command line.
+                        {
+                            name: "SQLCMDPASSWORD",
+                            valueFrom: { secretKeyRef: { name: db.passwordSecret.name, key: db.passwordSecret.key } },
+                        },
+                        { name: "S3_ACCESS_KEY", valueFrom: { secretKeyRef: { name: secret.secretName, key: secret.keys.accessKeyId } } },
+                        {
+                            name: "S3_SECRET_KEY",
+                            valueFrom: { secretKeyRef: { name: secret.secretName, key: secret.keys.secretAccessKey } },
+                        },
+                    ],
+                    resources: db.resources,
+                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                    volumeMounts: [
+                        { name: "scripts", mountPath: "/scripts", readOnly: true },
+                        { name: "tmp", mountPath: "/tmp" },
+                    ],
+                },
+            ],
+            volumes: [
+                { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+            ],
+        });
+        new k8s.batch.v1.CronJob(
+            `${name}-backup`,
+            {
+                metadata: { name: jobName, namespace: db.namespace, labels },
+                spec: {
+                    schedule: db.schedule,
+                    timeZone: "Etc/UTC",
+                    concurrencyPolicy: "Forbid",
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        metadata: { labels },
+                        spec: {
+                            backoffLimit: 3,
+                            ttlSecondsAfterFinished: 3600,
+                            activeDeadlineSeconds: 6 * 3600,
+                            template: { metadata: { labels }, spec: pod("backup") },
+                        },
+                    },
+                },
+            },
+            { parent: this, dependsOn: [...t.dependsOn, scripts] },
+        );
+        if (db.restore) {
+            new k8s.batch.v1.Job(
+                `${name}-restore`,
+                {
+                    metadata: {
+                        name: `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-restore`,
+                        namespace: db.namespace,
+                        labels: { ...labels, "app.kubernetes.io/name": "mssql-restore" },
+                        ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+                    },
+                    spec: { backoffLimit: 0, template: { metadata: { labels }, spec: pod("restore") } },
+                },
+                { parent: this, dependsOn: [...t.dependsOn, scripts] },
+            );
+        }
+        this.cronJob = `${db.namespace}/${jobName}`;
+        this.registerOutputs({ cronJob: this.cronJob });
+    }
+}
