@@ -297,6 +297,21 @@ const cnpg = z
     })
     .prefault({});
 
+const alerts = z
+    .strictObject({
+        /** Emit the PrometheusRule (and the kube-state-metrics config its storage-location rule reads). Default true. */
+        enabled: z.boolean().default(true),
+        /** Namespace of the PrometheusRule. Default monitoring. */
+        namespace: namespaceName.default("monitoring"),
+        /** Labels the Prometheus operator selects rules by. Default { release: prometheus } (seed). */
+        labels: z.record(z.string(), z.string()).default({ release: "prometheus" }),
+        /** Where runbook links point: this README's URL in your repository. Default README.md. */
+        runbookBaseUrl: z.string().min(1).default("README.md"),
+        /** Hours a backup may run late beyond its schedule interval before alerts and verify flag it. Default 3. */
+        graceHours: z.number().min(0).max(168).default(3),
+    })
+    .prefault({});
+
 const lifecycle = z
     .strictObject({
         /** Days beyond (retention + one backup interval) before current objects expire. Default 7. */
@@ -405,6 +420,7 @@ const common = {
     velero,
     descheduler,
     cnpg,
+    alerts,
     lifecycle,
     dataSafety,
     /** Local chart sources, per chart. Default: the pinned repositories (components/charts.ts). */

@@ -2,6 +2,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, type Config } from "./config";
+import { BackupAlerts } from "./components/alerts";
 import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
 import { MssqlBackup } from "./components/mssql";
@@ -78,12 +79,26 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
         statefulOptions: statefulOptions(cfg, {}),
     });
     const mssql: Record<string, unknown> = {};
+    const mssqlJobs: { namespace: string; cronJob: string; schedule: string }[] = [];
     for (const db of cfg.mssql) {
         const key = mssqlKey(db);
         const target = targets.mssql[key];
         const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait });
         mssql[key] = { ...describeTarget(target), cronJob: job.cronJob };
+        mssqlJobs.push({ namespace: db.namespace, cronJob: job.cronJob.split("/")[1], schedule: db.schedule });
     }
+    const alerts = cfg.alerts.enabled
+        ? new BackupAlerts("backup-alerts", {
+              namespace: cfg.alerts.namespace,
+              labels: cfg.alerts.labels,
+              runbookBaseUrl: cfg.alerts.runbookBaseUrl,
+              graceHours: cfg.alerts.graceHours,
+              veleroNamespace: cfg.velero.namespace,
+              veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
+              cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
+              mssqlJobs,
+          })
+        : undefined;
 
     return {
         platform: cfg.platform,
@@ -93,6 +108,7 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
             Object.entries(targets.postgres).map(([name, t]) => [name, { ...describeTarget(t), ...cnpg.clusters[name] }]),
         ),
         mssql,
+        alerts: alerts?.alerts ?? [],
     };
 }
 

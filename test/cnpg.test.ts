@@ -1,8 +1,6 @@
 import * as assert from "assert";
-import Ajv, { type ValidateFunction } from "ajv";
-import * as fs from "fs";
-import { parse } from "yaml";
-import { fixture, render, type Raw, type Rendered } from "./harness";
+import { type ValidateFunction } from "ajv";
+import { crdValidator, render, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;
 const T = {
@@ -22,13 +20,6 @@ const SECRET_CREDS = {
     secretAccessKey: { name: "cnpg-s3-credentials", key: "ACCESS_SECRET_KEY" },
 };
 
-/** A validator for one CRD fixture's served schema. */
-function crdValidator(file: string): ValidateFunction {
-    const crd = parse(fs.readFileSync(fixture(`crds/${file}`), "utf8")) as {
-        spec: { versions: { name: string; schema: { openAPIV3Schema: object } }[] };
-    };
-    return new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(crd.spec.versions[0].schema.openAPIV3Schema);
-}
 const validators = {
     cluster: crdValidator("cnpg-1.30.0_postgresql.cnpg.io_clusters.yaml"),
     scheduled: crdValidator("cnpg-1.30.0_postgresql.cnpg.io_scheduledbackups.yaml"),

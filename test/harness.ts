@@ -1,5 +1,8 @@
 // Test helpers: render a stack (its real stack file, optionally edited) through the real program
 // under the mock runtime, and find what it registered.
+import Ajv, { type ValidateFunction } from "ajv";
+import * as fs from "fs";
+import { parse } from "yaml";
 import { main } from "../program";
 import { record, type Recorded, type RecordResult } from "../scripts/recorder";
 import { readStackConfig, stackFile } from "../scripts/stackfile";
@@ -75,4 +78,22 @@ export function fixture(relative: string): string {
 /** The values a Helm chart resource received. */
 export function chartValues(r: Rendered, name: string): Record<string, unknown> {
     return r.get("kubernetes:helm.sh/v4:Chart", name).inputs.values as Record<string, unknown>;
+}
+
+/** Go's RE2 accepts a leading `(?i)`; JavaScript wants the flag instead. */
+function re2(pattern: string, flags: string): RegExp {
+    return pattern.startsWith("^(?i)") || pattern.startsWith("(?i)")
+        ? new RegExp(pattern.replace("(?i)", ""), `${flags}i`)
+        : new RegExp(pattern, flags);
+}
+re2.code = "re2";
+
+/** A validator for the served schema of an upstream CRD fixture (what the API server checks). */
+export function crdValidator(file: string): ValidateFunction {
+    const crd = parse(fs.readFileSync(fixture(`crds/${file}`), "utf8")) as {
+        spec: { versions: { schema: { openAPIV3Schema: object } }[] };
+    };
+    return new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2 } }).compile(
+        crd.spec.versions[0].schema.openAPIV3Schema,
+    );
 }

@@ -1,0 +1,230 @@
+// Backup alerts as one PrometheusRule. Thresholds derive from the configured schedules; rules for
+// components that are not deployed are not emitted; every rule links its README runbook.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { cronIntervalDays } from "../config";
+
+export interface AlertRule {
+    alert: string;
+    expr: string;
+    for: string;
+    labels: { severity: "critical" | "warning" };
+    annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface AlertsArgs {
+    /** Namespace of the PrometheusRule. Default monitoring. */
+    readonly namespace: string;
+    /** Labels the Prometheus operator selects rules by. Default { release: prometheus }. */
+    readonly labels: Readonly<Record<string, string>>;
+    /** Base of runbook links (README.md URL); anchors are appended. */
+    readonly runbookBaseUrl: string;
+    /** Velero schedules (name -> five-field cron); empty when Velero runs without schedules. */
+    readonly veleroSchedules: Readonly<Record<string, string>>;
+    /** Velero's namespace. */
+    readonly veleroNamespace: string;
+    /** CNPG clusters with backups, and how they are taken. */
+    readonly cnpg?: {
+        readonly method: "barmanObjectStore" | "plugin";
+        readonly schedule: string;
+        readonly clusters: readonly { name: string; namespace: string }[];
+    };
+    /** Hours a backup may be late beyond its interval. */
+    readonly graceHours: number;
+    /** SQL Server backup CronJobs: namespace, CronJob name and five-field schedule. */
+    readonly mssqlJobs: readonly { readonly namespace: string; readonly cronJob: string; readonly schedule: string }[];
+}
+
+const HOUR = 3600;
+
+/** README anchor of each alert's runbook. */
+export const RUNBOOK_ANCHORS: Record<string, string> = {
+    VeleroBackupFailed: "alert-velero-backup-failed",
+    VeleroBackupNotRunning: "alert-velero-backup-not-running",
+    VeleroBackupStorageLocationUnavailable: "alert-velero-backup-storage-location-unavailable",
+    CNPGWALArchivingFailed: "alert-cnpg-wal-archiving-failed",
+    CNPGBackupStale: "alert-cnpg-backup-stale",
+    CNPGBaseBackupTooOld: "alert-cnpg-base-backup-too-old",
+    MSSQLBackupMissing: "alert-mssql-backup-missing",
+};
+
+/** Seconds a backup on a schedule may age: one interval plus the grace (backups take time). */
+export function maxAgeSeconds(cron: string, graceHours: number): number {
+    return cronIntervalDays(cron) * 24 * HOUR + graceHours * HOUR;
+}
+
+const sel = (labels: Record<string, string>) =>
+    `{${Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(",")}}`;
+
+/** The full rule list for `args` (pure, for tests). */
+export function alertRules(args: AlertsArgs): AlertRule[] {
+    const seconds = (cron: string) => maxAgeSeconds(cron, args.graceHours);
+    const grace = `${args.graceHours} hours`;
+    const runbook = (alert: string) => `${args.runbookBaseUrl}#${RUNBOOK_ANCHORS[alert]}`;
+    const rule = (r: Omit<AlertRule, "annotations"> & { summary: string; description: string }): AlertRule => ({
+        alert: r.alert,
+        expr: r.expr,
+        for: r.for,
+        labels: r.labels,
+        annotations: { summary: r.summary, description: r.description, runbook_url: runbook(r.alert) },
+    });
+    const rules: AlertRule[] = [
+        rule({
+            alert: "VeleroBackupFailed",
+            expr: `increase(velero_backup_failure_total[24h]) > 0 or increase(velero_backup_partial_failure_total[24h]) > 0`,
+            for: "5m",
+            labels: { severity: "critical" },
+            summary: "Velero backup failed",
+            description: "A Velero backup of schedule {{ $labels.schedule }} failed or partially failed in the last 24 hours.",
+        }),
+        rule({
+            // Velero has no metric for its storage location: kube-state-metrics reads the phase (README).
+            alert: "VeleroBackupStorageLocationUnavailable",
+            expr: `velero_backup_storage_location_phase${sel({ namespace: args.veleroNamespace, phase: "Unavailable" })} == 1`,
+            for: "15m",
+            labels: { severity: "critical" },
+            summary: "Velero backup storage location {{ $labels.name }} unavailable",
+            description:
+                "Velero cannot reach backup storage location {{ $labels.name }}: every backup and restore fails until it is Available.",
+        }),
+    ];
+    for (const [schedule, cron] of Object.entries(args.veleroSchedules)) {
+        const limit = seconds(cron);
+        rules.push(
+            rule({
+                alert: "VeleroBackupNotRunning",
+                expr: `time() - velero_backup_last_successful_timestamp${sel({ schedule })} > ${limit}`,
+                for: "10m",
+                labels: { severity: "warning" },
+                summary: `Velero schedule ${schedule} overdue`,
+                description: `No successful backup of Velero schedule ${schedule} in ${limit / HOUR} hours (its interval plus ${grace}).`,
+            }),
+        );
+    }
+    if (args.cnpg && args.cnpg.clusters.length > 0) {
+        const namespaces = [...new Set(args.cnpg.clusters.map((c) => c.namespace))].sort().join("|");
+        const pods = args.cnpg.clusters
+            .map((c) => c.name)
+            .sort()
+            .join("|");
+        const scope = `{namespace=~"${namespaces}",pod=~"(${pods})-[0-9]+"}`;
+        const byCluster = (expr: string) => `label_replace(${expr}, "cluster", "$1", "pod", "(.+)-[0-9]+")`;
+        // The in-tree collector's metrics stop moving under the plugin, which publishes its own.
+        const lastBackup =
+            args.cnpg.method === "plugin"
+                ? "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
+                : "cnpg_collector_last_available_backup_timestamp";
+        const limit = seconds(args.cnpg.schedule);
+        rules.push(
+            rule({
+                alert: "CNPGWALArchivingFailed",
+                expr: byCluster(`cnpg_pg_stat_archiver_last_failed_time${scope} > cnpg_pg_stat_archiver_last_archived_time${scope}`),
+                for: "5m",
+                labels: { severity: "critical" },
+                summary: "CNPG WAL archiving failing for {{ $labels.cluster }}",
+                description:
+                    "The last WAL archive attempt of {{ $labels.pod }} in {{ $labels.namespace }} failed after the last success: point-in-time recovery is falling behind.",
+            }),
+            rule({
+                alert: "CNPGBackupStale",
+                expr: byCluster(`time() - cnpg_pg_stat_archiver_last_archived_time${scope} > ${HOUR}`),
+                for: "10m",
+                labels: { severity: "warning" },
+                summary: "CNPG WAL archiving stale for {{ $labels.cluster }}",
+                description: "No WAL archived for {{ $labels.pod }} in {{ $labels.namespace }} in the last hour.",
+            }),
+            rule({
+                alert: "CNPGBaseBackupTooOld",
+                expr: byCluster(`time() - max by (namespace, pod) (${lastBackup}${scope}) > ${limit}`),
+                for: "10m",
+                labels: { severity: "warning" },
+                summary: "CNPG base backup too old for {{ $labels.cluster }}",
+                description: `The last base backup of {{ $labels.cluster }} in {{ $labels.namespace }} is older than ${limit / HOUR} hours (schedule interval plus ${grace}).`,
+            }),
+        );
+    }
+    for (const job of args.mssqlJobs) {
+        const limit = seconds(job.schedule);
+        const s = sel({ namespace: job.namespace, cronjob: job.cronJob });
+        rules.push(
+            rule({
+                alert: "MSSQLBackupMissing",
+                // Late success, or no success at all once the CronJob is older than one interval.
+                expr:
+                    `(time() - max(kube_cronjob_status_last_successful_time${s}) > ${limit})` +
+                    ` or (absent(kube_cronjob_status_last_successful_time${s}) and on() (time() - max(kube_cronjob_created${s})) > ${limit})`,
+                for: "10m",
+                labels: { severity: "critical" },
+                summary: `SQL Server backup ${job.namespace}/${job.cronJob} missing`,
+                description: `CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}).`,
+            }),
+        );
+    }
+    return rules;
+}
+
+/**
+ * kube-state-metrics custom-resource configuration that turns each BackupStorageLocation's phase into
+ * `velero_backup_storage_location_phase{phase=...}`; load it into kube-state-metrics (README).
+ */
+export function ksmVeleroConfig(): string {
+    return JSON.stringify({
+        kind: "CustomResourceStateMetrics",
+        spec: {
+            resources: [
+                {
+                    groupVersionKind: { group: "velero.io", version: "v1", kind: "BackupStorageLocation" },
+                    metricNamePrefix: "velero",
+                    labelsFromPath: { name: ["metadata", "name"], namespace: ["metadata", "namespace"] },
+                    metrics: [
+                        {
+                            name: "backup_storage_location_phase",
+                            help: "Phase of a Velero BackupStorageLocation",
+                            each: {
+                                type: "StateSet",
+                                stateSet: { labelName: "phase", path: ["status", "phase"], list: ["Available", "Unavailable"] },
+                            },
+                        },
+                    ],
+                },
+            ],
+        },
+    });
+}
+
+/** The PrometheusRule, and the kube-state-metrics configuration its storage-location rule needs. */
+export class BackupAlerts extends pulumi.ComponentResource {
+    /** Names of the alerts emitted. */
+    public readonly alerts: string[];
+
+    constructor(name: string, args: AlertsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:components:BackupAlerts", name, {}, opts);
+        const rules = alertRules(args);
+        new k8s.apiextensions.CustomResource(
+            `${name}-rules`,
+            {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PrometheusRule",
+                metadata: { name: "backup-alerts", namespace: args.namespace, labels: { ...args.labels } },
+                spec: { groups: [{ name: "backup.rules", rules }] },
+            },
+            { parent: this },
+        );
+        new k8s.core.v1.ConfigMap(
+            `${name}-ksm-velero`,
+            {
+                metadata: {
+                    name: "backup-platform-ksm-velero",
+                    namespace: args.namespace,
+                    labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                },
+                data: { "velero-crs.json": ksmVeleroConfig() },
+            },
+            { parent: this },
+        );
+        this.alerts = [...new Set(rules.map((r) => r.alert))];
+        this.registerOutputs({ alerts: this.alerts });
+    }
+}
