@@ -585,16 +585,21 @@ function decode(value: string): unknown {
     }
 }
 
-/** Reads every `backup:*` key of the current stack and validates it. */
-export function loadConfig(): Config {
+/** Validates a flat config map as the engine passes it ("backup:key" -> string); other namespaces are ignored. */
+export function parseConfigMap(map: Readonly<Record<string, string>>): Config {
     const raw: Record<string, unknown> = {};
-    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    for (const [fullKey, value] of Object.entries(map)) {
         const [ns, key] = fullKey.split(":", 2);
         if (ns === CONFIG_NAMESPACE && key !== undefined) {
             raw[key] = decode(value);
         }
     }
     return parseConfig(raw);
+}
+
+/** Reads every `backup:*` key of the current stack and validates it. */
+export function loadConfig(): Config {
+    return parseConfigMap(pulumi.runtime.allConfig());
 }
 
 /** Days a retention string covers, rounding months up to 31 days so derived expiries never fall short. */

@@ -1,0 +1,201 @@
+// A small Kubernetes API client for the command-line tools (verify, drills): reads a kubeconfig the
+// way kubectl does (KUBECONFIG or ~/.kube/config, current or chosen context; client certificates,
+// bearer tokens or an exec credential plugin such as `aws eks get-token`) and speaks JSON over HTTPS.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as https from "https";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+
+export type KubeObject = Record<string, unknown> & {
+    metadata?: {
+        name?: string;
+        namespace?: string;
+        labels?: Record<string, string>;
+        creationTimestamp?: string;
+        annotations?: Record<string, string>;
+    };
+};
+
+interface NamedEntry<T> {
+    name: string;
+    [key: string]: unknown;
+    value?: T;
+}
+
+interface KubeconfigFile {
+    "current-context"?: string;
+    contexts?: (NamedEntry<never> & { context: { cluster: string; user: string; namespace?: string } })[];
+    clusters?: (NamedEntry<never> & {
+        cluster: {
+            server: string;
+            "certificate-authority"?: string;
+            "certificate-authority-data"?: string;
+            "insecure-skip-tls-verify"?: boolean;
+        };
+    })[];
+    users?: (NamedEntry<never> & {
+        user: {
+            "client-certificate"?: string;
+            "client-certificate-data"?: string;
+            "client-key"?: string;
+            "client-key-data"?: string;
+            token?: string;
+            tokenFile?: string;
+            exec?: { command: string; args?: string[]; env?: { name: string; value: string }[] };
+        };
+    })[];
+}
+
+export class KubeError extends Error {
+    constructor(
+        message: string,
+        readonly status?: number,
+    ) {
+        super(message);
+    }
+}
+
+export interface KubeOptions {
+    /** kubeconfig path; default $KUBECONFIG (first entry) or ~/.kube/config. */
+    kubeconfig?: string;
+    /** Context name; default the current context. */
+    context?: string;
+}
+
+/** A connection to one API server. */
+export class Kube {
+    private constructor(
+        private readonly server: URL,
+        private readonly agent: https.Agent,
+        private readonly token: () => string | undefined,
+    ) {}
+
+    static fromKubeconfig(opts: KubeOptions = {}): Kube {
+        const file =
+            opts.kubeconfig ??
+            (process.env.KUBECONFIG ?? "").split(path.delimiter).find((f) => f !== "") ??
+            path.join(os.homedir(), ".kube", "config");
+        if (!fs.existsSync(file)) throw new KubeError(`kubeconfig ${file} not found (set KUBECONFIG or --kubeconfig)`);
+        const cfg = parse(fs.readFileSync(file, "utf8")) as KubeconfigFile;
+        const base = path.dirname(file);
+        const ctxName = opts.context ?? cfg["current-context"];
+        const ctx = cfg.contexts?.find((c) => c.name === ctxName)?.context;
+        if (!ctx) throw new KubeError(`context ${String(ctxName)} not found in ${file}`);
+        const cluster = cfg.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
+        const user = cfg.users?.find((u) => u.name === ctx.user)?.user ?? {};
+        if (!cluster) throw new KubeError(`cluster ${ctx.cluster} not found in ${file}`);
+        const read = (inline: string | undefined, file?: string) =>
+            inline !== undefined
+                ? Buffer.from(inline, "base64")
+                : file !== undefined
+                  ? fs.readFileSync(path.resolve(base, file))
+                  : undefined;
+        const agent = new https.Agent({
+            ca: read(cluster["certificate-authority-data"], cluster["certificate-authority"]),
+            cert: read(user["client-certificate-data"], user["client-certificate"]),
+            key: read(user["client-key-data"], user["client-key"]),
+            rejectUnauthorized: cluster["insecure-skip-tls-verify"] !== true,
+            keepAlive: true,
+        });
+        let cached: { token: string; until: number } | undefined;
+        const token = (): string | undefined => {
+            if (user.token) return user.token;
+            if (user.tokenFile) return fs.readFileSync(path.resolve(base, user.tokenFile), "utf8").trim();
+            if (!user.exec) return undefined;
+            if (cached && cached.until > Date.now()) return cached.token;
+            const env = { ...process.env, ...Object.fromEntries((user.exec.env ?? []).map((e) => [e.name, e.value])) };
+            const res = spawnSync(user.exec.command, user.exec.args ?? [], { env, encoding: "utf8" });
+            if (res.status !== 0) throw new KubeError(`credential plugin ${user.exec.command} failed: ${res.stderr || String(res.error)}`);
+            const status = (JSON.parse(res.stdout) as { status?: { token?: string; expirationTimestamp?: string } }).status ?? {};
+            if (!status.token) throw new KubeError(`credential plugin ${user.exec.command} returned no token`);
+            cached = {
+                token: status.token,
+                until: status.expirationTimestamp ? Date.parse(status.expirationTimestamp) - 60_000 : Date.now() + 60_000,
+            };
+            return cached.token;
+        };
+        return new Kube(new URL(cluster.server), agent, token);
+    }
+
+    /** One request; resolves the parsed body, or undefined for 404 on GET. */
+    request(method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<KubeObject | undefined> {
+        const url = new URL(apiPath, this.server);
+        const token = this.token();
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        return new Promise((resolve, reject) => {
+            const req = https.request(
+                url,
+                {
+                    method,
+                    agent: this.agent,
+                    headers: {
+                        accept: "application/json",
+                        ...(payload !== undefined ? { "content-type": contentType, "content-length": Buffer.byteLength(payload) } : {}),
+                        ...(token ? { authorization: `Bearer ${token}` } : {}),
+                    },
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString("utf8");
+                        const status = res.statusCode ?? 0;
+                        if (status === 404 && method === "GET") return resolve(undefined);
+                        if (status >= 400) {
+                            let message = text;
+                            try {
+                                message = (JSON.parse(text) as { message?: string }).message ?? text;
+                            } catch {
+                                // not JSON: keep the raw text
+                            }
+                            return reject(new KubeError(`${method} ${apiPath}: ${status} ${message}`, status));
+                        }
+                        resolve(text === "" ? {} : (JSON.parse(text) as KubeObject));
+                    });
+                },
+            );
+            req.on("error", (err) => reject(new KubeError(`${method} ${url.toString()}: ${err.message}`)));
+            if (payload !== undefined) req.write(payload);
+            req.end();
+        });
+    }
+
+    get(apiPath: string): Promise<KubeObject | undefined> {
+        return this.request("GET", apiPath);
+    }
+
+    /** Items of a list path; an API group that is not installed lists as empty. */
+    async list(apiPath: string): Promise<KubeObject[]> {
+        const res = await this.get(apiPath);
+        return (res?.items as KubeObject[] | undefined) ?? [];
+    }
+
+    /** Server-side apply as `manager`. */
+    apply(apiPath: string, obj: KubeObject, manager: string): Promise<KubeObject | undefined> {
+        return this.request(
+            "PATCH",
+            `${apiPath}?fieldManager=${encodeURIComponent(manager)}&force=true`,
+            obj,
+            "application/apply-patch+yaml",
+        );
+    }
+
+    delete(apiPath: string): Promise<KubeObject | undefined> {
+        return this.request("DELETE", apiPath).catch((err: unknown) => {
+            if (err instanceof KubeError && err.status === 404) return undefined;
+            throw err;
+        });
+    }
+
+    close(): void {
+        this.agent.destroy();
+    }
+}
+
+/** API path of a namespaced collection or object: group "" is the core API. */
+export function apiPath(group: string, version: string, plural: string, namespace?: string, name?: string): string {
+    const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+    return `${base}${namespace ? `/namespaces/${namespace}` : ""}/${plural}${name ? `/${name}` : ""}`;
+}

@@ -1,0 +1,110 @@
+// `npm run verify -- --stack <name> [--json] [--kubeconfig <file>] [--context <name>] [--config-file <file>]`:
+// reads the live cluster and prints one row per protected thing; exits 1 when anything is wrong.
+import { parseConfigMap, type Config } from "../config";
+import { evaluate, type Row, type Snapshot } from "./checks";
+import { apiPath, Kube, type KubeObject } from "./kube";
+import { readStackConfig, stackFile } from "./stackfile";
+
+interface Args {
+    stack: string;
+    json: boolean;
+    configFile?: string;
+    kubeconfig?: string;
+    context?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+    const out: Partial<Args> = { json: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === "--json") out.json = true;
+        else if (a === "--stack") out.stack = argv[++i];
+        else if (a === "--config-file") out.configFile = argv[++i];
+        else if (a === "--kubeconfig") out.kubeconfig = argv[++i];
+        else if (a === "--context") out.context = argv[++i];
+        else throw new UsageError(`unknown argument ${a}`);
+    }
+    if (!out.stack) throw new UsageError("--stack is required");
+    return out as Args;
+}
+
+class UsageError extends Error {}
+
+/** Reads everything the checks look at, namespace by namespace. */
+export async function snapshot(kube: Kube, cfg: Config): Promise<Snapshot> {
+    const inEach = async (namespaces: string[], group: string, version: string, plural: string): Promise<KubeObject[]> =>
+        (await Promise.all([...new Set(namespaces)].map((ns) => kube.list(apiPath(group, version, plural, ns))))).flat();
+    const pg = cfg.postgres.map((db) => db.namespace);
+    const vns = [cfg.velero.namespace];
+    const [clusters, scheduledBackups, backups, objectStores, cronJobs, veleroLocations, veleroSchedules, veleroBackups, pvcs] =
+        await Promise.all([
+            inEach(pg, "postgresql.cnpg.io", "v1", "clusters"),
+            inEach(pg, "postgresql.cnpg.io", "v1", "scheduledbackups"),
+            inEach(pg, "postgresql.cnpg.io", "v1", "backups"),
+            cfg.cnpg.method === "plugin" ? inEach(pg, "barmancloud.cnpg.io", "v1", "objectstores") : Promise.resolve([]),
+            inEach(
+                cfg.mssql.map((db) => db.namespace),
+                "batch",
+                "v1",
+                "cronjobs",
+            ),
+            inEach(vns, "velero.io", "v1", "backupstoragelocations"),
+            inEach(vns, "velero.io", "v1", "schedules"),
+            inEach(vns, "velero.io", "v1", "backups"),
+            kube.list(apiPath("", "v1", "persistentvolumeclaims")),
+        ]);
+    return { clusters, scheduledBackups, backups, objectStores, cronJobs, veleroLocations, veleroSchedules, veleroBackups, pvcs };
+}
+
+/** The human table. */
+export function table(rows: Row[]): string {
+    const header = ["KIND", "NAME", "STATUS", "DETAIL"];
+    const cells = rows.map((r) => [r.kind, r.name, r.status, r.detail]);
+    const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+    const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]))).join("  ");
+    return [line(header), ...cells.map(line)].join("\n");
+}
+
+async function run(argv: string[]): Promise<number> {
+    let args: Args;
+    try {
+        args = parseArgs(argv);
+    } catch (err) {
+        process.stderr.write(
+            `${(err as Error).message}\nusage: npm run verify -- --stack <name> [--json] [--kubeconfig <file>] [--context <name>] [--config-file <file>]\n`,
+        );
+        return 64;
+    }
+    let cfg: Config;
+    try {
+        cfg = parseConfigMap(readStackConfig(args.configFile ?? stackFile(args.stack)).config);
+    } catch (err) {
+        process.stderr.write(`error: ${(err as Error).message}\n`);
+        return 2;
+    }
+    const kube = Kube.fromKubeconfig({ kubeconfig: args.kubeconfig, context: args.context });
+    try {
+        const now = Date.now();
+        const rows = evaluate(cfg, await snapshot(kube, cfg), now);
+        const ok = rows.every((r) => r.status !== "FAIL");
+        if (args.json)
+            process.stdout.write(`${JSON.stringify({ stack: args.stack, checkedAt: new Date(now).toISOString(), ok, rows }, null, 2)}\n`);
+        else
+            process.stdout.write(
+                `${table(rows)}\n\n${ok ? "all backups verified" : `${rows.filter((r) => r.status === "FAIL").length} problem(s) found`}\n`,
+            );
+        return ok ? 0 : 1;
+    } finally {
+        kube.close();
+    }
+}
+
+if (require.main === module) {
+    run(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+            process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exit(3);
+        },
+    );
+}
