@@ -4,8 +4,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    // policy/ is its own package with its own tsconfig and checks.
-    { ignores: ["bin/**", "node_modules/**", "policy/**", "e2e/**"] },
+    { ignores: ["bin/**", "node_modules/**", "policy/bin/**", "policy/node_modules/**", "e2e/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
