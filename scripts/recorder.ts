@@ -97,6 +97,8 @@ export interface RecordOptions {
 export interface RecordResult {
     resources: Recorded[];
     outputs: Record<string, unknown>;
+    /** performance.now() when the first resource was registered (cold-start measurements). */
+    firstRegistrationMs?: number;
 }
 
 /**
@@ -123,9 +125,11 @@ export async function record(program: () => Promise<Record<string, unknown>>, op
     };
     const resources: Recorded[] = [];
     let pending = 0;
+    let firstRegistrationMs: number | undefined;
     const original = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
         pending++;
+        firstRegistrationMs ??= performance.now();
         const options: Recorded["options"] = {};
         if (req.getProtect()) options.protect = true;
         if (req.getRetainondelete()) options.retainOnDelete = true;
@@ -160,7 +164,7 @@ export async function record(program: () => Promise<Record<string, unknown>>, op
         quiet = pending === 0 ? quiet + 1 : 0;
     }
     resources.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type < b.type ? -1 : 1));
-    return { resources, outputs: clean(outputs, opts.reveal ?? false) as Record<string, unknown> };
+    return { resources, outputs: clean(outputs, opts.reveal ?? false) as Record<string, unknown>, firstRegistrationMs };
 }
 
 interface RegisterRequest {

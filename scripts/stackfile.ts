@@ -8,8 +8,13 @@ export interface StackConfig {
     secretKeys: string[];
 }
 
-/** The project root (where Pulumi.yaml lives), from the compiled file's location. */
-export const projectRoot = path.resolve(__dirname, "..", "..");
+/** The project root: the nearest folder above this file holding Pulumi.yaml (works from bin/ and from sources). */
+export const projectRoot = ((): string => {
+    for (let dir = __dirname; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml above ${__dirname}`);
+    }
+})();
 
 /** `Pulumi.<stack>.yaml` in the project root. */
 export function stackFile(stack: string): string {
