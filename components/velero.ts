@@ -16,7 +16,7 @@ export interface VeleroArgs {
     readonly namespaceResource?: pulumi.Resource;
     /** Velero server service account name; an IRSA trust policy names it. */
     readonly serviceAccount: string;
-    /** HA profile: schedules, ServiceMonitor, strict security contexts. */
+    /** HA profile: schedules and ServiceMonitor. */
     readonly ha: boolean;
     /** Schedules by name (HA only). */
     readonly schedules: Readonly<Record<string, VeleroScheduleConfig>>;
@@ -94,14 +94,10 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         schedules: args.ha ? schedules(args) : {},
         kubectl: { image: { repository: "public.ecr.aws/bitnami/kubectl" } },
     };
-    if (args.ha) {
-        values.podSecurityContext = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
-        values.containerSecurityContext = {
-            readOnlyRootFilesystem: true,
-            allowPrivilegeEscalation: false,
-            capabilities: { drop: ["ALL"] },
-        };
-    }
+    // The seeds set these only in the HA profile; a non-root, read-only Velero costs nothing in
+    // non-HA and keeps both profiles inside the policy pack's workload rules.
+    values.podSecurityContext = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
+    values.containerSecurityContext = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
     return values;
 }
 

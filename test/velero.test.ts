@@ -208,14 +208,14 @@ describe("velero", () => {
         });
     });
 
-    it("non-HA: no schedules, ServiceMonitor off, metrics still on", () => {
+    it("non-HA: no schedules, ServiceMonitor off, metrics still on, still non-root", () => {
         const v = values("aws", false);
         assert.deepStrictEqual(v.schedules, {});
         assert.deepStrictEqual(v.metrics, {
             enabled: true,
             serviceMonitor: { enabled: false, additionalLabels: { release: "prometheus" } },
         });
-        assert.strictEqual(v.podSecurityContext, undefined);
+        assert.deepStrictEqual((v.podSecurityContext as Obj).runAsNonRoot, true);
     });
 
     it("takes schedule lists and TTLs from config", async () => {
