@@ -4,7 +4,17 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["bin/**", "node_modules/**", "policy/bin/**", "policy/node_modules/**", "e2e/**"] },
+    {
+        ignores: [
+            "bin/**",
+            "node_modules/**",
+            "policy/bin/**",
+            "policy/node_modules/**",
+            "e2e/charts/**",
+            "e2e/langhost/**",
+            "e2e/random-standin/**",
+        ],
+    },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
@@ -20,5 +30,14 @@ export default tseslint.config(
     {
         files: ["**/*.mjs", "**/*.js"],
         ...tseslint.configs.disableTypeChecked,
+    },
+    {
+        // Plain Node.js scripts (CommonJS).
+        files: ["**/*.js"],
+        languageOptions: {
+            sourceType: "commonjs",
+            globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly" },
+        },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
     },
 );

@@ -172,6 +172,11 @@ export class Kube {
         return (res?.items as KubeObject[] | undefined) ?? [];
     }
 
+    /** Merge-patches an object's status subresource (what a controller would write). */
+    patchStatus(apiPath: string, status: Record<string, unknown>): Promise<KubeObject | undefined> {
+        return this.request("PATCH", `${apiPath}/status`, { status }, "application/merge-patch+json");
+    }
+
     /** Server-side apply as `manager`. */
     apply(apiPath: string, obj: KubeObject, manager: string): Promise<KubeObject | undefined> {
         return this.request(

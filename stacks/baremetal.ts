@@ -111,11 +111,8 @@ export class BaremetalStorage extends pulumi.ComponentResource {
         for (const consumer of activeConsumers(cfg)) {
             const id = `${name}-${consumer}`;
             // Letters and digits only: SQL Server splits its credential at ':' and the keys end up in SQL literals.
-            const accessKey = new random.RandomString(
-                `${id}-access-key`,
-                { length: 20, lower: false, special: false },
-                { ...child, additionalSecretOutputs: ["result"] },
-            );
+            // RandomPassword, not RandomString: a RandomString's ID is its value, and IDs are never secret in the state.
+            const accessKey = new random.RandomPassword(`${id}-access-key`, { length: 20, lower: false, special: false }, child);
             const secretKey = new random.RandomPassword(`${id}-secret-key`, { length: 40, special: false }, child);
             const keySecret = new k8s.core.v1.Secret(
                 `${id}-keys`,

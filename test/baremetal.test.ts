@@ -137,8 +137,10 @@ describe("baremetal stack", () => {
     });
 
     it("generates keys SQL Server can use: letters and digits only, secret", () => {
-        const access = r.get("random:index/randomString:RandomString", "backup-mssql-access-key");
-        assert.deepStrictEqual([access.inputs.special, access.inputs.length], [false, 20]);
+        // A RandomPassword, not a RandomString: a RandomString's ID is its value, in plaintext in the state.
+        assert.strictEqual(r.all("random:index/randomString:RandomString").length, 0);
+        const access = r.get("random:index/randomPassword:RandomPassword", "backup-mssql-access-key");
+        assert.deepStrictEqual([access.inputs.special, access.inputs.lower, access.inputs.length], [false, false, 20]);
         assert.ok(access.options.additionalSecretOutputs?.includes("result"));
         const secret = r.get("random:index/randomPassword:RandomPassword", "backup-mssql-secret-key");
         assert.deepStrictEqual([secret.inputs.special, secret.inputs.length], [false, 40]);
