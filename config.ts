@@ -365,9 +365,11 @@ const eks = z.union([
     }),
 ]);
 
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/, "region must be an AWS region like af-south-1");
+
 const awsStorage = z.strictObject({
     /** AWS region of the buckets, e.g. af-south-1. */
-    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/, "region must be an AWS region like af-south-1"),
+    region: awsRegion,
     /** Bucket per consumer; must be globally unique names. */
     buckets: consumerBuckets,
     /** kms (customer-managed key, bucket keys on) or s3 (SSE-S3). Default kms. */
@@ -406,6 +408,110 @@ const baremetalStorage = z.strictObject({
         .prefault({}),
 });
 
+/** A bucket the program creates on AWS for the off-site copy (bare metal), or the replica region (AWS stack). */
+const offsiteAws = z.strictObject({
+    /** Region of the off-site bucket(s); on the AWS stack a second region, different from aws.region. */
+    region: awsRegion,
+    /** Bare metal: name of the bucket the program creates there. */
+    bucket: bucketName.optional(),
+    /** AWS stack: replica bucket per consumer. Default <source bucket>-replica. */
+    buckets: z.strictObject({ velero: bucketName.optional(), cnpg: bucketName.optional(), mssql: bucketName.optional() }).prefault({}),
+    /** Bare metal: AWS shared-config profile of the account that holds the bucket. Default: the ambient AWS credentials. */
+    profile: z.string().min(1).optional(),
+    /** Bare metal: role the program assumes in that account. Default none. */
+    assumeRoleArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/.+$/, "assumeRoleArn must be an IAM role ARN")
+        .optional(),
+    /** kms (customer-managed key in that region) or s3 (SSE-S3). Default kms; AWS stack: the source buckets' aws.encryption. */
+    encryption: z.enum(["kms", "s3"]).optional(),
+    /** Governance-mode Object Lock on the off-site bucket(s); only at bucket creation. Default off. */
+    objectLock,
+    /** AWS stack: SNS topic the replication CloudWatch alarms notify. Default none (alarms only show in CloudWatch). */
+    alarmTopicArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$/, "alarmTopicArn must be an SNS topic ARN")
+        .optional(),
+});
+
+/** An existing S3 bucket elsewhere (bare metal). */
+const offsiteDestination = z.strictObject({
+    /** S3 endpoint URL, no path (https://s3.eu-west-1.amazonaws.com, a MinIO or another Ceph). */
+    endpoint: httpUrl,
+    /** Region the endpoint signs for. */
+    region: z.string().min(1, "region must not be empty"),
+    /** Bucket name; it must exist, be versioned, and expire old objects itself (the copy never deletes). */
+    bucket: bucketName,
+    /** rclone's S3 provider name for the endpoint. Default Other. */
+    provider: z.enum(["AWS", "Ceph", "Minio", "Wasabi", "Other"]).default("Other"),
+    /** Secret in offsite.namespace with the destination's access key pair (you create it). */
+    credentialsSecret: z.strictObject({
+        name: dnsLabel("a Secret name", 253),
+        /** Key holding the access key id. Default AWS_ACCESS_KEY_ID. */
+        accessKeyIdKey: z.string().min(1).default("AWS_ACCESS_KEY_ID"),
+        /** Key holding the secret access key. Default AWS_SECRET_ACCESS_KEY. */
+        secretAccessKeyKey: z.string().min(1).default("AWS_SECRET_ACCESS_KEY"),
+    }),
+});
+
+/** The third copy, in another place (seed 003: "then backup the local object storage elsewhere"). Off by default. */
+const offsite = z
+    .strictObject({
+        /** Copy every backup bucket off site. Default false. */
+        enabled: z.boolean().default(false),
+        /** Bare metal: copy CronJob schedule, five fields, UTC; also the staleness threshold. Default "0 6 * * *" (after the nightly backups). */
+        schedule: cron5.default("0 6 * * *"),
+        /** Bare metal: rclone --bwlimit, bytes per second with K/M/G suffix (MiB/s), or off. Default 20M. */
+        bandwidthLimit: z
+            .string()
+            .regex(/^(off|[0-9]+(\.[0-9]+)?[BKMGTP]?)$/, "bandwidthLimit must be an rclone --bwlimit value like 20M (MiB/s), 512K or off")
+            .default("20M"),
+        /** Bare metal: path inside the destination bucket under which each source bucket is copied. Default none. */
+        prefix: z
+            .string()
+            .regex(/^([a-z0-9][a-z0-9-]*)?$/, "a prefix must be lowercase letters, digits and '-'")
+            .default(""),
+        /** Bare metal: namespace of the copy CronJob (created by the program). Default backup-offsite. */
+        namespace: namespaceName.default("backup-offsite"),
+        /** Bare metal: rclone image, pinned. Default rclone/rclone:1.69.1. */
+        image: pinnedImage.default("rclone/rclone:1.69.1"),
+        /** Bare metal: copy job resources. Default 100m/128Mi requests, 1/512Mi limits. */
+        resources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } }),
+        /** Bare metal: an existing bucket elsewhere. Give this or aws. */
+        destination: offsiteDestination.optional(),
+        /** Bare metal: a bucket the program creates on AWS; AWS stack: the replica region (required there). */
+        aws: offsiteAws.optional(),
+    })
+    .prefault({});
+
+/** Restore drills: temporary recovery clusters proving the PostgreSQL backups restore. Off by default. */
+const drills = z
+    .strictObject({
+        /** Deploy drill templates (and on AWS read-only drill roles) for every database in `postgres`; `npm run drill` needs them. Default false. */
+        enabled: z.boolean().default(false),
+        /** In-cluster drill CronJob schedule, five fields, UTC. Default none: drills run only from `npm run drill`. */
+        schedule: cron5.optional(),
+        /** Databases the schedule drills. Default: every database in `postgres`. */
+        databases: z.array(dnsLabel("a CNPG cluster name", 50)).default([]),
+        /** Minutes a drill cluster may take to become healthy. Default 60. */
+        timeoutMinutes: z
+            .number()
+            .int()
+            .min(5)
+            .max(24 * 60)
+            .default(60),
+        /** Image of the in-cluster drill runner (Node.js), pinned. Default node:22.12.0-alpine. */
+        image: pinnedImage.default("node:22.12.0-alpine"),
+        /** psql image for the check query. Default: the image of the recovered cluster itself. */
+        checkImage: pinnedImage.optional(),
+        /** Runner resources. Default 50m/64Mi requests, 200m/128Mi limits. */
+        resources: resources.default({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } }),
+    })
+    .prefault({});
+
+/** Suffix of a drill's temporary cluster: `<database>-drill`. */
+export const DRILL_SUFFIX = "-drill";
+
 const common = {
     /** High-availability profile: Velero schedules, ServiceMonitor, 3-replica descheduler. Default true. */
     ha: z.boolean().default(true),
@@ -423,114 +529,213 @@ const common = {
     alerts,
     lifecycle,
     dataSafety,
+    offsite,
+    drills,
     /** Local chart sources, per chart. Default: the pinned repositories (components/charts.ts). */
     charts: z.strictObject({ velero: chartSource.optional(), descheduler: chartSource.optional() }).prefault({}),
     /** Do not wait for workloads to become ready (local API servers without kubelets). Default false. */
     skipAwait: z.boolean().default(false),
 };
 
-const schema = z
-    .discriminatedUnion("platform", [
-        z.strictObject({ platform: z.literal("aws"), aws: awsStorage, ...common }),
-        z.strictObject({ platform: z.literal("baremetal"), baremetal: baremetalStorage, ...common }),
-    ])
-    .superRefine((cfg, ctx) => {
-        const seen = new Set<string>();
-        cfg.postgres.forEach((db, i) => {
-            if (seen.has(db.name)) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["postgres", i, "name"],
-                    message: `duplicate database name "${db.name}": names must be unique across namespaces, because each one is also the cluster's prefix in the cnpg bucket`,
-                });
-            }
-            seen.add(db.name);
-        });
-        const seenMssql = new Set<string>();
-        cfg.mssql.forEach((db, i) => {
-            if (db.restore && (db.restore.targetDatabase ?? db.name) === db.name && !db.restore.replace) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["mssql", i, "restore", "replace"],
-                    message: `restoring over the live database ${db.name} needs replace: true (or set restore.targetDatabase to a new name)`,
-                });
-            }
-            const key = `${db.namespace}/${db.name}`;
-            if (seenMssql.has(key)) {
-                ctx.addIssue({ code: "custom", path: ["mssql", i, "name"], message: `duplicate SQL Server database "${key}"` });
-            }
-            seenMssql.add(key);
-        });
-        const d = cfg.descheduler;
-        if (d.replicas > 1 && !d.leaderElection) {
+const platforms = z.discriminatedUnion("platform", [
+    z.strictObject({ platform: z.literal("aws"), aws: awsStorage, ...common }),
+    z.strictObject({ platform: z.literal("baremetal"), baremetal: baremetalStorage, ...common }),
+]);
+type Parsed = z.output<typeof platforms>;
+type Ctx = z.core.$RefinementCtx<Parsed>;
+
+/** `<database>-drill` for every database when drills are on: a valid, unused cluster name. */
+function checkDrills(cfg: Parsed, ctx: Ctx): void {
+    if (!cfg.drills.enabled) return;
+    const names = new Set([...cfg.postgres.map((db) => db.name), ...cfg.cnpg.recoveries.map((r) => r.name)]);
+    cfg.postgres.forEach((db, i) => {
+        const drill = `${db.name}${DRILL_SUFFIX}`;
+        if (drill.length > 50) {
             ctx.addIssue({
                 code: "custom",
-                path: ["descheduler", "leaderElection"],
-                message: `must be true when backup:descheduler.replicas is ${d.replicas}: replicas without leader election evict the same pods concurrently`,
+                path: ["postgres", i, "name"],
+                message: `"${db.name}" is too long for restore drills: its drill cluster "${drill}" must be at most 50 characters (44 for the database name)`,
             });
-        }
-        if (d.podProtections !== undefined && d.evictorFlags !== undefined) {
+        } else if (names.has(drill)) {
             ctx.addIssue({
                 code: "custom",
-                path: ["descheduler", "evictorFlags"],
-                message:
-                    "cannot be combined with backup:descheduler.podProtections (the descheduler rejects both); express the flags as podProtections",
+                path: ["postgres", i, "name"],
+                message: `"${drill}" is already a cluster name, but it is the restore drill cluster of "${db.name}"; rename one of them`,
             });
-        }
-        if (cfg.velero.snapshotMoveData && !cfg.velero.nodeAgent) {
-            ctx.addIssue({
-                code: "custom",
-                path: ["velero", "snapshotMoveData"],
-                message: "needs backup:velero.nodeAgent: true (the node agent moves the data)",
-            });
-        }
-        const names = new Set(cfg.postgres.map((db) => db.name));
-        cfg.cnpg.recoveries.forEach((r, i) => {
-            if (!names.has(r.from)) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["cnpg", "recoveries", i, "from"],
-                    message: `"${r.from}" is not in backup:postgres; allowed: ${[...names].join(", ")}`,
-                });
-            }
-            if (names.has(r.name)) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["cnpg", "recoveries", i, "name"],
-                    message: `"${r.name}" is already a cluster name; a recovery needs a new name`,
-                });
-            }
-            names.add(r.name);
-            if ((r.imageName === undefined) === (r.imageCatalog === undefined)) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["cnpg", "recoveries", i],
-                    message:
-                        "give exactly one of imageName or imageCatalog: the recovered cluster must run the source's PostgreSQL major version",
-                });
-            }
-        });
-        if (cfg.platform === "aws") {
-            const b = cfg.aws.buckets;
-            if (new Set([b.velero, b.cnpg, b.mssql]).size !== 3) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["aws", "buckets"],
-                    message:
-                        "on AWS each consumer needs its own bucket (velero, cnpg and mssql must differ): lifecycle, object lock and key policies are per bucket",
-                });
-            }
-        } else if (cfg.mssql.length > 0) {
-            const ep = cfg.baremetal.mssqlEndpoint ?? cfg.baremetal.endpoint;
-            if (!ep.startsWith("https://")) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["baremetal", cfg.baremetal.mssqlEndpoint ? "mssqlEndpoint" : "endpoint"],
-                    message: `SQL Server BACKUP TO URL only speaks https, but the endpoint is "${ep}"; set backup:baremetal.mssqlEndpoint to an https:// RGW endpoint`,
-                });
-            }
         }
     });
+    cfg.drills.databases.forEach((name, i) => {
+        if (!cfg.postgres.some((db) => db.name === name)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["drills", "databases", i],
+                message: `"${name}" is not in backup:postgres; allowed: ${cfg.postgres.map((db) => db.name).join(", ")}`,
+            });
+        }
+    });
+    if (cfg.postgres.length === 0) {
+        ctx.addIssue({ code: "custom", path: ["drills", "enabled"], message: "restore drills need databases: backup:postgres is empty" });
+    }
+}
+
+/** The off-site destination: exactly one kind per platform, and names that can exist. */
+function checkOffsite(cfg: Parsed, ctx: Ctx): void {
+    const o = cfg.offsite;
+    if (!o.enabled) return;
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path: ["offsite", ...path], message });
+    if (cfg.platform === "baremetal") {
+        if ((o.destination === undefined) === (o.aws === undefined)) {
+            issue([], "give exactly one of destination (an existing bucket elsewhere) or aws (a bucket the program creates on AWS)");
+        }
+        if (o.namespace === cfg.velero.namespace || o.namespace === cfg.baremetal.objectStoreNamespace) {
+            issue(["namespace"], `"${o.namespace}" is already in use: the copy job gets a namespace of its own, which the program creates`);
+        }
+        if (o.aws !== undefined) {
+            if (o.aws.bucket === undefined) issue(["aws", "bucket"], "required (string): the bucket the program creates on AWS");
+            if (Object.values(o.aws.buckets).some((b) => b !== undefined)) {
+                issue(["aws", "buckets"], "is for the AWS stack's replicas; on bare metal name the one off-site bucket with aws.bucket");
+            }
+            if (o.aws.alarmTopicArn !== undefined) issue(["aws", "alarmTopicArn"], "is for the AWS stack's replication alarms only");
+        }
+        return;
+    }
+    if (o.destination !== undefined) {
+        issue(["destination"], "not used on AWS: the off-site copy is S3 replication to a second region; set backup:offsite.aws.region");
+    }
+    if (o.aws === undefined) {
+        issue(["aws"], "required on AWS: { region: <a second region> } for S3 replication of every backup bucket");
+        return;
+    }
+    if (cfg.aws.encryption === "kms" && o.aws.encryption === "s3") {
+        issue(["aws", "encryption"], "must be kms when backup:aws.encryption is kms: S3 replicates SSE-KMS objects only into a KMS key");
+    }
+    if (o.aws.region === cfg.aws.region) {
+        issue(["aws", "region"], `must differ from backup:aws.region (${cfg.aws.region}): the replicas belong in a second region`);
+    }
+    for (const key of ["bucket", "profile", "assumeRoleArn"] as const) {
+        if (o.aws[key] !== undefined) {
+            issue(
+                ["aws", key],
+                "is for bare metal; on AWS the replicas live in the stack's own account (name them with aws.buckets.<consumer>)",
+            );
+        }
+    }
+    const sources = new Set(Object.values(cfg.aws.buckets));
+    const seen = new Set<string>();
+    for (const consumer of ["velero", "cnpg", "mssql"] as const) {
+        const name = replicaBucketName(cfg, consumer);
+        const bad = (message: string) => issue(["aws", "buckets", consumer], message);
+        if (name.length > 63) bad(`the default "${name}" is longer than 63 characters; name the replica bucket`);
+        else if (sources.has(name)) bad(`"${name}" is a source bucket; a replica needs its own bucket`);
+        else if (seen.has(name)) bad(`"${name}" is already another consumer's replica bucket`);
+        seen.add(name);
+    }
+}
+
+/** The AWS stack's replica bucket of a consumer: configured, or `<source>-replica`. */
+export function replicaBucketName(cfg: Extract<Parsed, { platform: "aws" }>, consumer: "velero" | "cnpg" | "mssql"): string {
+    return cfg.offsite.aws?.buckets[consumer] ?? `${cfg.aws.buckets[consumer]}-replica`;
+}
+
+const schema = platforms.superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.postgres.forEach((db, i) => {
+        if (seen.has(db.name)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["postgres", i, "name"],
+                message: `duplicate database name "${db.name}": names must be unique across namespaces, because each one is also the cluster's prefix in the cnpg bucket`,
+            });
+        }
+        seen.add(db.name);
+    });
+    const seenMssql = new Set<string>();
+    cfg.mssql.forEach((db, i) => {
+        if (db.restore && (db.restore.targetDatabase ?? db.name) === db.name && !db.restore.replace) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["mssql", i, "restore", "replace"],
+                message: `restoring over the live database ${db.name} needs replace: true (or set restore.targetDatabase to a new name)`,
+            });
+        }
+        const key = `${db.namespace}/${db.name}`;
+        if (seenMssql.has(key)) {
+            ctx.addIssue({ code: "custom", path: ["mssql", i, "name"], message: `duplicate SQL Server database "${key}"` });
+        }
+        seenMssql.add(key);
+    });
+    const d = cfg.descheduler;
+    if (d.replicas > 1 && !d.leaderElection) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["descheduler", "leaderElection"],
+            message: `must be true when backup:descheduler.replicas is ${d.replicas}: replicas without leader election evict the same pods concurrently`,
+        });
+    }
+    if (d.podProtections !== undefined && d.evictorFlags !== undefined) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["descheduler", "evictorFlags"],
+            message:
+                "cannot be combined with backup:descheduler.podProtections (the descheduler rejects both); express the flags as podProtections",
+        });
+    }
+    if (cfg.velero.snapshotMoveData && !cfg.velero.nodeAgent) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["velero", "snapshotMoveData"],
+            message: "needs backup:velero.nodeAgent: true (the node agent moves the data)",
+        });
+    }
+    const names = new Set(cfg.postgres.map((db) => db.name));
+    cfg.cnpg.recoveries.forEach((r, i) => {
+        if (!names.has(r.from)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["cnpg", "recoveries", i, "from"],
+                message: `"${r.from}" is not in backup:postgres; allowed: ${[...names].join(", ")}`,
+            });
+        }
+        if (names.has(r.name)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["cnpg", "recoveries", i, "name"],
+                message: `"${r.name}" is already a cluster name; a recovery needs a new name`,
+            });
+        }
+        names.add(r.name);
+        if ((r.imageName === undefined) === (r.imageCatalog === undefined)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["cnpg", "recoveries", i],
+                message:
+                    "give exactly one of imageName or imageCatalog: the recovered cluster must run the source's PostgreSQL major version",
+            });
+        }
+    });
+    checkDrills(cfg, ctx);
+    checkOffsite(cfg, ctx);
+    if (cfg.platform === "aws") {
+        const b = cfg.aws.buckets;
+        if (new Set([b.velero, b.cnpg, b.mssql]).size !== 3) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["aws", "buckets"],
+                message:
+                    "on AWS each consumer needs its own bucket (velero, cnpg and mssql must differ): lifecycle, object lock and key policies are per bucket",
+            });
+        }
+    } else if (cfg.mssql.length > 0) {
+        const ep = cfg.baremetal.mssqlEndpoint ?? cfg.baremetal.endpoint;
+        if (!ep.startsWith("https://")) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["baremetal", cfg.baremetal.mssqlEndpoint ? "mssqlEndpoint" : "endpoint"],
+                message: `SQL Server BACKUP TO URL only speaks https, but the endpoint is "${ep}"; set backup:baremetal.mssqlEndpoint to an https:// RGW endpoint`,
+            });
+        }
+    }
+});
 
 export type Config = z.output<typeof schema>;
 export type AwsConfig = Extract<Config, { platform: "aws" }>;
@@ -540,6 +745,9 @@ export type MssqlDatabase = z.output<typeof mssqlDatabase>;
 export type VeleroScheduleConfig = z.output<typeof veleroSchedule>;
 export type RecoveryConfig = z.output<typeof recovery>;
 export type Resources = z.output<typeof resources>;
+export type OffsiteConfig = z.output<typeof offsite>;
+export type OffsiteAwsConfig = z.output<typeof offsiteAws>;
+export type DrillsConfig = z.output<typeof drills>;
 
 /** Top-level keys the schema accepts, for the unknown-key message. */
 export const CONFIG_KEYS = ["platform", "aws", "baremetal", ...Object.keys(common)].sort();

@@ -1,14 +1,16 @@
 // Wiring: config -> platform (stacks/) -> backup targets -> components -> outputs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, type Config } from "./config";
-import { BackupAlerts } from "./components/alerts";
+import { ConfigError, loadConfig, type BaremetalConfig, type Config } from "./config";
+import { BackupAlerts, type ScheduledJob } from "./components/alerts";
 import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
+import { RestoreDrills } from "./components/drills";
 import { MssqlBackup } from "./components/mssql";
+import { OffsiteCopy } from "./components/offsite";
 import { Velero } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
-import { mssqlKey, type BackupTarget, type BackupTargets } from "./stacks/targets";
+import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -26,6 +28,65 @@ function describeTarget(t: BackupTarget) {
     };
 }
 
+/** An existing off-site bucket, as configured: its keys are in a Secret the operator created in the copy's namespace. */
+function existingDestination(cfg: BaremetalConfig): OffsiteDestination {
+    const d = cfg.offsite.destination;
+    if (d === undefined) throw new Error("offsite.destination is not set (config validation should have caught this)");
+    return {
+        endpoint: d.endpoint,
+        region: d.region,
+        provider: d.provider,
+        bucket: d.bucket,
+        prefix: cfg.offsite.prefix,
+        credentials: {
+            kind: "secret",
+            secretName: d.credentialsSecret.name,
+            keys: { accessKeyId: d.credentialsSecret.accessKeyIdKey, secretAccessKey: d.credentialsSecret.secretAccessKeyKey },
+        },
+        dependsOn: [],
+    };
+}
+
+/** Bare metal's off-site copy: a destination (existing, or created on AWS) and the copy CronJob. */
+async function offsiteCopy(
+    cfg: BaremetalConfig,
+    source: ReplicationSource,
+): Promise<{ job: ScheduledJob; outputs: Record<string, unknown> }> {
+    const ns = new k8s.core.v1.Namespace("backup-offsite", { metadata: { name: cfg.offsite.namespace } });
+    let destination: OffsiteDestination;
+    if (cfg.offsite.aws !== undefined) {
+        // Loaded only when used: @pulumi/aws is large.
+        const { AwsOffsiteBucket } = await import("./stacks/offsite");
+        destination = new AwsOffsiteBucket("offsite", { config: cfg }).destination;
+    } else {
+        destination = existingDestination(cfg);
+    }
+    const copy = new OffsiteCopy("offsite", {
+        source,
+        destination,
+        namespace: cfg.offsite.namespace,
+        namespaceResource: ns,
+        schedule: cfg.offsite.schedule,
+        bandwidthLimit: cfg.offsite.bandwidthLimit,
+        image: cfg.offsite.image,
+        resources: cfg.offsite.resources,
+    });
+    const [namespace, cronJob] = copy.cronJob.split("/");
+    return {
+        job: { namespace, cronJob, schedule: cfg.offsite.schedule },
+        outputs: {
+            kind: "copy",
+            cronJob: copy.cronJob,
+            schedule: cfg.offsite.schedule,
+            destination: `s3://${[destination.bucket, destination.prefix].filter((p) => p !== "").join("/")}`,
+            endpoint: destination.endpoint ?? `https://s3.${destination.region}.amazonaws.com`,
+            region: destination.region,
+            readsAs: source.user,
+            buckets: source.buckets,
+        },
+    };
+}
+
 /** Builds the whole stack from validated config; returns the stack outputs. */
 export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
     // Velero's namespace belongs to this program (as Flux's createNamespace did in the seeds); the
@@ -35,17 +96,25 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
 
     let targets: BackupTargets;
     let platformOutputs: Record<string, unknown>;
+    const offsiteJobs: ScheduledJob[] = [];
     if (cfg.platform === "aws") {
         // Loaded only for this platform: @pulumi/aws is large and the bare-metal stack never needs it.
         const { AwsStorage } = await import("./stacks/aws");
         const storage = new AwsStorage("backup", { config: cfg });
         targets = storage.targets;
         platformOutputs = { buckets: storage.buckets, kmsKeyArn: storage.kmsKeyArn };
+        // The off-site copy on AWS is S3 replication, set up next to the buckets; watched by CloudWatch alarms.
+        if (storage.replicas) platformOutputs.offsite = { kind: "s3-replication", replicas: storage.replicas };
     } else {
         const { BaremetalStorage } = await import("./stacks/baremetal");
         const storage = new BaremetalStorage("backup", { config: cfg, namespaces });
         targets = storage.targets;
         platformOutputs = { buckets: storage.buckets, objectUsers: storage.objectUsers };
+        if (storage.replicationSource) {
+            const copy = await offsiteCopy(cfg, storage.replicationSource);
+            offsiteJobs.push(copy.job);
+            platformOutputs.offsite = copy.outputs;
+        }
     }
 
     // From here on nothing knows which platform it runs on: components see only targets and config.
@@ -87,6 +156,19 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
         mssql[key] = { ...describeTarget(target), cronJob: job.cronJob };
         mssqlJobs.push({ namespace: db.namespace, cronJob: job.cronJob.split("/")[1], schedule: db.schedule });
     }
+    const drills = cfg.drills.enabled
+        ? new RestoreDrills("drills", {
+              databases: cfg.postgres,
+              readers: targets.drills ?? {},
+              method: cfg.cnpg.method,
+              schedule: cfg.drills.schedule,
+              scheduled: cfg.drills.databases,
+              timeoutMinutes: cfg.drills.timeoutMinutes,
+              image: cfg.drills.image,
+              checkImage: cfg.drills.checkImage,
+              resources: cfg.drills.resources,
+          })
+        : undefined;
     const alerts = cfg.alerts.enabled
         ? new BackupAlerts("backup-alerts", {
               namespace: cfg.alerts.namespace,
@@ -97,6 +179,8 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
               veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
               cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
               mssqlJobs,
+              offsiteJobs,
+              drillJobs: drills?.cronJobs ?? [],
           })
         : undefined;
 
@@ -108,6 +192,7 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
             Object.entries(targets.postgres).map(([name, t]) => [name, { ...describeTarget(t), ...cnpg.clusters[name] }]),
         ),
         mssql,
+        ...(drills ? { drills: drills.drills } : {}),
         alerts: alerts?.alerts ?? [],
     };
 }

@@ -32,7 +32,19 @@ export interface AlertsArgs {
     /** Hours a backup may be late beyond its interval. */
     readonly graceHours: number;
     /** SQL Server backup CronJobs: namespace, CronJob name and five-field schedule. */
-    readonly mssqlJobs: readonly { readonly namespace: string; readonly cronJob: string; readonly schedule: string }[];
+    readonly mssqlJobs: readonly ScheduledJob[];
+    /** The bare-metal off-site copy CronJob, when the off-site copy is on. Default none. */
+    readonly offsiteJobs?: readonly ScheduledJob[];
+    /** Scheduled restore drill CronJobs. Default none. */
+    readonly drillJobs?: readonly ScheduledJob[];
+}
+
+/** A CronJob whose last success kube-state-metrics reports. */
+export interface ScheduledJob {
+    readonly namespace: string;
+    readonly cronJob: string;
+    /** Five-field cron. */
+    readonly schedule: string;
 }
 
 const HOUR = 3600;
@@ -46,6 +58,8 @@ export const RUNBOOK_ANCHORS: Record<string, string> = {
     CNPGBackupStale: "alert-cnpg-backup-stale",
     CNPGBaseBackupTooOld: "alert-cnpg-base-backup-too-old",
     MSSQLBackupMissing: "alert-mssql-backup-missing",
+    OffsiteCopyStale: "alert-off-site-copy-stale",
+    CNPGRestoreDrillOverdue: "alert-cnpg-restore-drill-overdue",
 };
 
 /** Seconds a backup on a schedule may age: one interval plus the grace (backups take time). */
@@ -145,20 +159,50 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
             }),
         );
     }
+    // Late success, or no success at all once the CronJob is older than one interval.
+    const overdue = (job: ScheduledJob, limit: number) => {
+        const s = sel({ namespace: job.namespace, cronjob: job.cronJob });
+        return (
+            `(time() - max(kube_cronjob_status_last_successful_time${s}) > ${limit})` +
+            ` or (absent(kube_cronjob_status_last_successful_time${s}) and on() (time() - max(kube_cronjob_created${s})) > ${limit})`
+        );
+    };
     for (const job of args.mssqlJobs) {
         const limit = seconds(job.schedule);
-        const s = sel({ namespace: job.namespace, cronjob: job.cronJob });
         rules.push(
             rule({
                 alert: "MSSQLBackupMissing",
-                // Late success, or no success at all once the CronJob is older than one interval.
-                expr:
-                    `(time() - max(kube_cronjob_status_last_successful_time${s}) > ${limit})` +
-                    ` or (absent(kube_cronjob_status_last_successful_time${s}) and on() (time() - max(kube_cronjob_created${s})) > ${limit})`,
+                expr: overdue(job, limit),
                 for: "10m",
                 labels: { severity: "critical" },
                 summary: `SQL Server backup ${job.namespace}/${job.cronJob} missing`,
                 description: `CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}).`,
+            }),
+        );
+    }
+    for (const job of args.offsiteJobs ?? []) {
+        const limit = seconds(job.schedule);
+        rules.push(
+            rule({
+                alert: "OffsiteCopyStale",
+                expr: overdue(job, limit),
+                for: "10m",
+                labels: { severity: "critical" },
+                summary: "Off-site copy of the backup buckets is stale",
+                description: `The off-site copy CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}): losing the object store now would lose the backups made since.`,
+            }),
+        );
+    }
+    for (const job of args.drillJobs ?? []) {
+        const limit = seconds(job.schedule);
+        rules.push(
+            rule({
+                alert: "CNPGRestoreDrillOverdue",
+                expr: overdue(job, limit),
+                for: "10m",
+                labels: { severity: "warning" },
+                summary: `Restore drill ${job.namespace}/${job.cronJob} failing or not run`,
+                description: `No restore drill of ${job.namespace}/${job.cronJob} has passed in ${limit / HOUR} hours (its interval plus ${grace}): the database's backups are not proven restorable.`,
             }),
         );
     }

@@ -59,6 +59,40 @@ function serviceAccountTemplate(target: BackupTarget): Record<string, unknown> {
         : {};
 }
 
+/** Name of the externalClusters entry a recovery bootstraps from. */
+export const recoveryOrigin = (from: string): string => `${from}-origin`;
+
+/**
+ * The externalClusters entry that reads `from`'s archive, with the same method as its backups:
+ * through its ObjectStore (plugin) or the in-tree barman stanza. Declared recoveries and restore
+ * drills both use it, so a drill restores exactly the way a declared recovery would.
+ */
+export function recoverySource(from: string, source: BackupTarget, method: BackupMethod): Record<string, unknown> {
+    return method === "plugin"
+        ? {
+              name: recoveryOrigin(from),
+              plugin: { name: BARMAN_PLUGIN, parameters: { barmanObjectName: objectStoreName(from), serverName: from } },
+          }
+        : { name: recoveryOrigin(from), barmanObjectStore: barmanStore(source, 4, from) };
+}
+
+/**
+ * The program's part of a restore drill cluster (pure, for tests): bootstrap from `from`'s archive
+ * through `reader` (read-only; on AWS its own IRSA role), and no backup section, so the drill
+ * archives nowhere. The drill fills in what only the live source knows (image, storage, resources)
+ * and the target time.
+ */
+export function drillClusterSpec(from: string, reader: BackupTarget, method: BackupMethod): Record<string, unknown> {
+    const env = method === "barmanObjectStore" ? checksumEnv(reader) : [];
+    return {
+        instances: 1,
+        bootstrap: { recovery: { source: recoveryOrigin(from) } },
+        externalClusters: [recoverySource(from, reader, method)],
+        ...(env.length > 0 ? { env } : {}),
+        ...serviceAccountTemplate(reader),
+    };
+}
+
 /** The spec fields this program owns on a Cluster (pure, for tests). */
 export function clusterBackupSpec(cluster: string, target: BackupTarget, method: BackupMethod, retention: string): Record<string, unknown> {
     if (method === "plugin") {
@@ -231,15 +265,9 @@ export class CnpgBackups extends pulumi.ComponentResource {
         args: CnpgBackupsArgs,
         deps: pulumi.Resource[],
     ): void {
-        const origin = `${r.from}-origin`;
-        const plugin = args.method === "plugin";
-        if (plugin) deps.push(this.objectStore(`${name}-${r.name}`, r.name, namespace, own, args.retention, deps));
-        const externalCluster = plugin
-            ? {
-                  name: origin,
-                  plugin: { name: BARMAN_PLUGIN, parameters: { barmanObjectName: objectStoreName(r.from), serverName: r.from } },
-              }
-            : { name: origin, barmanObjectStore: barmanStore(source, 4, r.from) };
+        const origin = recoveryOrigin(r.from);
+        if (args.method === "plugin") deps.push(this.objectStore(`${name}-${r.name}`, r.name, namespace, own, args.retention, deps));
+        const externalCluster = recoverySource(r.from, source, args.method);
         const image = r.imageName
             ? { imageName: r.imageName }
             : r.imageCatalog

@@ -3,13 +3,16 @@
 // rule is testable without a cluster.
 import { maxAgeSeconds } from "../components/alerts";
 import { BARMAN_PLUGIN, objectStoreName, scheduledBackupName } from "../components/cnpg";
+import { drillCronJobName } from "../components/drills";
+import { OFFSITE_CRONJOB } from "../components/offsite";
 import { type Config } from "../config";
+import { drillClusterName, drillReportName, type DrillReport } from "./drill-core";
 import { type KubeObject } from "./kube";
 
 export type Status = "OK" | "WARN" | "FAIL";
 
 export interface Row {
-    kind: "postgres" | "mssql" | "velero-location" | "velero-schedule" | "velero-backups" | "pvc";
+    kind: "postgres" | "mssql" | "velero-location" | "velero-schedule" | "velero-backups" | "pvc" | "offsite" | "drill";
     /** namespace/name of the thing checked. */
     name: string;
     status: Status;
@@ -25,8 +28,10 @@ export interface Snapshot {
     scheduledBackups: KubeObject[];
     backups: KubeObject[];
     objectStores: KubeObject[];
-    /** CronJobs in the SQL Server namespaces. */
+    /** CronJobs in the SQL Server, off-site copy and scheduled drill namespaces. */
     cronJobs: KubeObject[];
+    /** Restore drill report ConfigMaps in the drilled databases' namespaces. Default none. */
+    drillReports?: KubeObject[];
     /** Velero objects in its namespace. */
     veleroLocations: KubeObject[];
     veleroSchedules: KubeObject[];
@@ -50,7 +55,14 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 /** Rows for every protected thing, then unprotected PVCs. */
 export function evaluate(cfg: Config, snap: Snapshot, now: number): Row[] {
-    return [...postgresRows(cfg, snap, now), ...mssqlRows(cfg, snap, now), ...veleroRows(cfg, snap, now), ...coverageRows(cfg, snap)];
+    return [
+        ...postgresRows(cfg, snap, now),
+        ...mssqlRows(cfg, snap, now),
+        ...veleroRows(cfg, snap, now),
+        ...offsiteRows(cfg, snap, now),
+        ...drillRows(cfg, snap, now),
+        ...coverageRows(cfg, snap),
+    ];
 }
 
 function postgresRows(cfg: Config, snap: Snapshot, now: number): Row[] {
@@ -115,31 +127,112 @@ function postgresRows(cfg: Config, snap: Snapshot, now: number): Row[] {
     });
 }
 
+/** A CronJob judged by its last success against its schedule: the SQL Server backups, the off-site copy, the drills. */
+function cronJobRow(
+    kind: Row["kind"],
+    snap: Snapshot,
+    now: number,
+    job: { namespace: string; name: string; schedule: string; graceHours: number },
+    facts: Row["facts"],
+): Row {
+    const limit = maxAgeSeconds(job.schedule, job.graceHours);
+    facts.maxAgeSeconds = limit;
+    const row = (s: Status, detail: string): Row => ({ kind, name: `${job.namespace}/${job.name}`, status: s, detail, facts });
+    const cronJob = find(snap.cronJobs, job.namespace, job.name);
+    if (!cronJob) return row("FAIL", "CronJob not found");
+    const last = time(status(cronJob).lastSuccessfulTime);
+    facts.lastSuccessfulTime = iso(last);
+    facts.lastScheduleTime = (status(cronJob).lastScheduleTime as string | undefined) ?? null;
+    if (spec(cronJob).suspend === true) return row("FAIL", "CronJob suspended");
+    if (last === undefined) {
+        const since = time(meta(cronJob).creationTimestamp);
+        return since !== undefined && now - since < limit * 1000
+            ? row("WARN", "no run yet (created within one interval)")
+            : row("FAIL", "never succeeded");
+    }
+    const age = (now - last) / 1000;
+    facts.lastSuccessAgeSeconds = Math.round(age);
+    return age > limit ? row("FAIL", `last success ${hours(age)} ago, limit ${hours(limit)}`) : row("OK", `last success ${hours(age)} ago`);
+}
+
 function mssqlRows(cfg: Config, snap: Snapshot, now: number): Row[] {
     return cfg.mssql.map((db) => {
-        const jobName = `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-backup`;
-        const name = `${db.namespace}/${jobName}`;
-        const limit = maxAgeSeconds(db.schedule, cfg.alerts.graceHours);
-        const facts: Row["facts"] = { database: db.name, maxAgeSeconds: limit };
-        const row = (s: Status, detail: string): Row => ({ kind: "mssql", name, status: s, detail, facts });
-        const job = find(snap.cronJobs, db.namespace, jobName);
-        if (!job) return row("FAIL", "CronJob not found");
-        const last = time(status(job).lastSuccessfulTime);
-        facts.lastSuccessfulTime = iso(last);
-        facts.lastScheduleTime = (status(job).lastScheduleTime as string | undefined) ?? null;
-        if (spec(job).suspend === true) return row("FAIL", "CronJob suspended");
-        if (last === undefined) {
-            const since = time(meta(job).creationTimestamp);
-            return since !== undefined && now - since < limit * 1000
-                ? row("WARN", "no run yet (created within one interval)")
-                : row("FAIL", "never succeeded");
-        }
-        const age = (now - last) / 1000;
-        facts.lastSuccessAgeSeconds = Math.round(age);
-        return age > limit
-            ? row("FAIL", `last success ${hours(age)} ago, limit ${hours(limit)}`)
-            : row("OK", `last success ${hours(age)} ago`);
+        const name = `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-backup`;
+        return cronJobRow(
+            "mssql",
+            snap,
+            now,
+            { namespace: db.namespace, name, schedule: db.schedule, graceHours: cfg.alerts.graceHours },
+            {
+                database: db.name,
+            },
+        );
     });
+}
+
+/**
+ * Bare metal: the copy CronJob's last success. On AWS the off-site copy is S3 replication, which
+ * this command cannot see (it reads the cluster only): CloudWatch alarms watch it (README).
+ */
+function offsiteRows(cfg: Config, snap: Snapshot, now: number): Row[] {
+    if (cfg.platform !== "baremetal" || !cfg.offsite.enabled) return [];
+    const o = cfg.offsite;
+    const destination = o.destination?.bucket ?? o.aws?.bucket ?? "";
+    return [
+        cronJobRow(
+            "offsite",
+            snap,
+            now,
+            { namespace: o.namespace, name: OFFSITE_CRONJOB, schedule: o.schedule, graceHours: cfg.alerts.graceHours },
+            { destination: `s3://${[destination, o.prefix].filter((p) => p !== "").join("/")}` },
+        ),
+    ];
+}
+
+/** Scheduled drills: the CronJob's last success, and what the last run's report says. */
+function drillRows(cfg: Config, snap: Snapshot, now: number): Row[] {
+    const d = cfg.drills;
+    if (!d.enabled || d.schedule === undefined) return [];
+    const schedule = d.schedule;
+    return cfg.postgres
+        .filter((db) => d.databases.length === 0 || d.databases.includes(db.name))
+        .map((db) => {
+            const row = cronJobRow(
+                "drill",
+                snap,
+                now,
+                { namespace: db.namespace, name: drillCronJobName(db.name), schedule, graceHours: cfg.alerts.graceHours },
+                { database: db.name },
+            );
+            const cm = find(snap.drillReports ?? [], db.namespace, drillReportName(db.name));
+            const raw = (cm?.data as Record<string, string> | undefined)?.["report.json"];
+            if (raw === undefined) return row;
+            let report: DrillReport;
+            try {
+                report = JSON.parse(raw) as DrillReport;
+            } catch {
+                return row;
+            }
+            Object.assign(row.facts, {
+                lastDrillOk: report.ok,
+                lastDrillFinishedAt: report.finishedAt,
+                timeToRecoverSeconds: report.timeToRecoverSeconds,
+                recoveredTo: report.recoveredPoint.target,
+                timeline: report.recoveredPoint.timeline,
+            });
+            if (!report.ok) {
+                const failed = `last drill failed: ${report.error ?? "see its report"}`;
+                return row.status === "OK"
+                    ? { ...row, status: "WARN", detail: `${failed}; ${row.detail}` }
+                    : { ...row, detail: `${row.detail}; ${failed}` };
+            }
+            return row.status === "OK"
+                ? {
+                      ...row,
+                      detail: `${row.detail}: recovered in ${report.timeToRecoverSeconds ?? "?"} s to ${report.recoveredPoint.target}`,
+                  }
+                : row;
+        });
 }
 
 function veleroRows(cfg: Config, snap: Snapshot, now: number): Row[] {
@@ -211,6 +304,7 @@ function coverageRows(cfg: Config, snap: Snapshot): Row[] {
     const allNamespaces = schedules.some((s) => s.includedNamespaces === undefined && s.includeClusterResources);
     const veleroNamespaces = new Set(schedules.flatMap((s) => (s.includeClusterResources ? [] : (s.includedNamespaces ?? cfg.namespaces))));
     const clusters = new Set(cfg.postgres.map((db) => `${db.namespace}/${db.name}`));
+    const drillClusters = new Set(cfg.drills.enabled ? cfg.postgres.map((db) => `${db.namespace}/${drillClusterName(db.name)}`) : []);
     const mssql = cfg.mssql.map((db) => ({ namespace: db.namespace, pattern: new RegExp(`-${db.host.split(".")[0]}-[0-9]+$`) }));
     const rows: Row[] = [];
     let covered = 0;
@@ -220,6 +314,7 @@ function coverageRows(cfg: Config, snap: Snapshot): Row[] {
         const cnpg = meta(pvc).labels?.["cnpg.io/cluster"];
         let by: string | undefined;
         if (cnpg !== undefined && clusters.has(`${ns}/${cnpg}`)) by = `cnpg ${cnpg}`;
+        else if (cnpg !== undefined && drillClusters.has(`${ns}/${cnpg}`)) by = "restore drill (temporary)";
         else if (mssql.some((m) => m.namespace === ns && m.pattern.test(meta(pvc).name ?? ""))) by = "sql server backup";
         else if (allNamespaces || veleroNamespaces.has(ns)) by = "velero";
         else if (meta(pvc).annotations?.[OPT_OUT] !== undefined) by = `opted out: ${meta(pvc).annotations?.[OPT_OUT] ?? ""}`;

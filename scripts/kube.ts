@@ -1,12 +1,17 @@
 // A small Kubernetes API client for the command-line tools (verify, drills): reads a kubeconfig the
 // way kubectl does (KUBECONFIG or ~/.kube/config, current or chosen context; client certificates,
-// bearer tokens or an exec credential plugin such as `aws eks get-token`) and speaks JSON over HTTPS.
+// bearer tokens or an exec credential plugin such as `aws eks get-token`), or the pod's service
+// account inside a cluster, and speaks JSON over HTTPS. Only Node.js built-ins at load time: the
+// in-cluster drill runner ships this file without node_modules.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
 import * as path from "path";
-import { parse } from "yaml";
+import type * as YAML from "yaml";
+
+/** Where a pod finds its service account's token and the cluster CA. */
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 export type KubeObject = Record<string, unknown> & {
     metadata?: {
@@ -15,6 +20,8 @@ export type KubeObject = Record<string, unknown> & {
         labels?: Record<string, string>;
         creationTimestamp?: string;
         annotations?: Record<string, string>;
+        uid?: string;
+        deletionTimestamp?: string;
     };
 };
 
@@ -78,6 +85,9 @@ export class Kube {
             (process.env.KUBECONFIG ?? "").split(path.delimiter).find((f) => f !== "") ??
             path.join(os.homedir(), ".kube", "config");
         if (!fs.existsSync(file)) throw new KubeError(`kubeconfig ${file} not found (set KUBECONFIG or --kubeconfig)`);
+        // Loaded here, not at the top: the in-cluster runner has no node_modules and never reads a kubeconfig.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { parse } = require("yaml") as typeof YAML;
         const cfg = parse(fs.readFileSync(file, "utf8")) as KubeconfigFile;
         const base = path.dirname(file);
         const ctxName = opts.context ?? cfg["current-context"];
@@ -117,6 +127,17 @@ export class Kube {
             return cached.token;
         };
         return new Kube(new URL(cluster.server), agent, token);
+    }
+
+    /** Inside a pod: the API server from the service environment, the service account's (rotating) token. */
+    static inCluster(dir = SERVICE_ACCOUNT_DIR): Kube {
+        const host = process.env.KUBERNETES_SERVICE_HOST;
+        const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+        if (!host) throw new KubeError("not in a cluster: KUBERNETES_SERVICE_HOST is not set");
+        const agent = new https.Agent({ ca: fs.readFileSync(path.join(dir, "ca.crt")), keepAlive: true });
+        // Bound tokens rotate: read the file for every request.
+        const token = () => fs.readFileSync(path.join(dir, "token"), "utf8").trim();
+        return new Kube(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`), agent, token);
     }
 
     /** One request; resolves the parsed body, or undefined for 404 on GET. */
@@ -187,8 +208,17 @@ export class Kube {
         );
     }
 
-    delete(apiPath: string): Promise<KubeObject | undefined> {
-        return this.request("DELETE", apiPath).catch((err: unknown) => {
+    /** Creates an object in a collection (POST); 409 when it exists. */
+    create(apiPath: string, obj: KubeObject): Promise<KubeObject | undefined> {
+        return this.request("POST", apiPath, obj);
+    }
+
+    /** Deletes an object; an absent object is not an error. Jobs need a propagationPolicy, or their pods are orphaned. */
+    delete(apiPath: string, options?: { propagationPolicy?: "Background" | "Foreground" | "Orphan" }): Promise<KubeObject | undefined> {
+        const body = options?.propagationPolicy
+            ? { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: options.propagationPolicy }
+            : undefined;
+        return this.request("DELETE", apiPath, body).catch((err: unknown) => {
             if (err instanceof KubeError && err.status === 404) return undefined;
             throw err;
         });

@@ -2,6 +2,7 @@
 // reads the live cluster and prints one row per protected thing; exits 1 when anything is wrong.
 import { parseConfigMap, type Config } from "../config";
 import { evaluate, type Row, type Snapshot } from "./checks";
+import { REPORT_LABEL } from "./drill-core";
 import { apiPath, Kube, type KubeObject } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
 
@@ -36,24 +37,51 @@ export async function snapshot(kube: Kube, cfg: Config): Promise<Snapshot> {
         (await Promise.all([...new Set(namespaces)].map((ns) => kube.list(apiPath(group, version, plural, ns))))).flat();
     const pg = cfg.postgres.map((db) => db.namespace);
     const vns = [cfg.velero.namespace];
-    const [clusters, scheduledBackups, backups, objectStores, cronJobs, veleroLocations, veleroSchedules, veleroBackups, pvcs] =
-        await Promise.all([
-            inEach(pg, "postgresql.cnpg.io", "v1", "clusters"),
-            inEach(pg, "postgresql.cnpg.io", "v1", "scheduledbackups"),
-            inEach(pg, "postgresql.cnpg.io", "v1", "backups"),
-            cfg.cnpg.method === "plugin" ? inEach(pg, "barmancloud.cnpg.io", "v1", "objectstores") : Promise.resolve([]),
-            inEach(
-                cfg.mssql.map((db) => db.namespace),
-                "batch",
-                "v1",
-                "cronjobs",
+    const drills = cfg.drills.enabled && cfg.drills.schedule !== undefined ? pg : [];
+    const jobNamespaces = [
+        ...cfg.mssql.map((db) => db.namespace),
+        ...(cfg.platform === "baremetal" && cfg.offsite.enabled ? [cfg.offsite.namespace] : []),
+        ...drills,
+    ];
+    const [
+        clusters,
+        scheduledBackups,
+        backups,
+        objectStores,
+        cronJobs,
+        drillReports,
+        veleroLocations,
+        veleroSchedules,
+        veleroBackups,
+        pvcs,
+    ] = await Promise.all([
+        inEach(pg, "postgresql.cnpg.io", "v1", "clusters"),
+        inEach(pg, "postgresql.cnpg.io", "v1", "scheduledbackups"),
+        inEach(pg, "postgresql.cnpg.io", "v1", "backups"),
+        cfg.cnpg.method === "plugin" ? inEach(pg, "barmancloud.cnpg.io", "v1", "objectstores") : Promise.resolve([]),
+        inEach(jobNamespaces, "batch", "v1", "cronjobs"),
+        Promise.all(
+            [...new Set(drills)].map((ns) =>
+                kube.list(`${apiPath("", "v1", "configmaps", ns)}?labelSelector=${encodeURIComponent(REPORT_LABEL)}`),
             ),
-            inEach(vns, "velero.io", "v1", "backupstoragelocations"),
-            inEach(vns, "velero.io", "v1", "schedules"),
-            inEach(vns, "velero.io", "v1", "backups"),
-            kube.list(apiPath("", "v1", "persistentvolumeclaims")),
-        ]);
-    return { clusters, scheduledBackups, backups, objectStores, cronJobs, veleroLocations, veleroSchedules, veleroBackups, pvcs };
+        ).then((lists) => lists.flat()),
+        inEach(vns, "velero.io", "v1", "backupstoragelocations"),
+        inEach(vns, "velero.io", "v1", "schedules"),
+        inEach(vns, "velero.io", "v1", "backups"),
+        kube.list(apiPath("", "v1", "persistentvolumeclaims")),
+    ]);
+    return {
+        clusters,
+        scheduledBackups,
+        backups,
+        objectStores,
+        cronJobs,
+        drillReports,
+        veleroLocations,
+        veleroSchedules,
+        veleroBackups,
+        pvcs,
+    };
 }
 
 /** The human table. */

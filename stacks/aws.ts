@@ -2,30 +2,21 @@
 // CloudNativePG cluster, and an IAM user for SQL Server (which cannot use IRSA).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AwsConfig } from "../config";
+import { DRILL_SUFFIX, type AwsConfig } from "../config";
 import { createConsumerSecret, secretLayout } from "./credentials";
-import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan } from "./layout";
-import { CNPG_OBJECT_ACTIONS, KMS_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_EC2_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
+import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix } from "./layout";
+import {
+    CNPG_OBJECT_ACTIONS,
+    KMS_ACTIONS,
+    KMS_DECRYPT_ACTIONS,
+    MSSQL_OBJECT_ACTIONS,
+    VELERO_EC2_ACTIONS,
+    VELERO_OBJECT_ACTIONS,
+} from "./actions";
+import { replicateBuckets, type Replica } from "./replication";
+import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
 import { statefulOptions } from "./safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "./targets";
-
-interface Statement {
-    Sid?: string;
-    Effect: "Allow" | "Deny";
-    Action: string | string[];
-    Resource?: string | string[];
-    Principal?: unknown;
-    Condition?: Record<string, Record<string, string | string[]>>;
-}
-
-/** IAM policy document as JSON. */
-export function policyJson(statements: Statement[]): string {
-    return JSON.stringify({ Version: "2012-10-17", Statement: statements });
-}
-
-function partitionOf(region: string): string {
-    return region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
-}
 
 export interface AwsStorageArgs {
     /** Validated stack configuration (platform aws). */
@@ -39,6 +30,8 @@ export class AwsStorage extends pulumi.ComponentResource {
     public readonly buckets: Partial<Record<Consumer, { name: string; arn: pulumi.Output<string> }>>;
     /** ARN of the customer-managed KMS key, when encryption is kms. */
     public readonly kmsKeyArn?: pulumi.Output<string>;
+    /** Replica bucket per active consumer, when the off-site copy is on. */
+    public readonly replicas?: Partial<Record<Consumer, Replica>>;
 
     constructor(name: string, args: AwsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("backup:stacks:AwsStorage", name, {}, opts);
@@ -51,25 +44,36 @@ export class AwsStorage extends pulumi.ComponentResource {
 
         let kmsKeyArn: pulumi.Output<string> | undefined;
         if (cfg.aws.encryption === "kms") {
-            const key = new aws.kms.Key(
+            kmsKeyArn = backupKey(
                 `${name}-backups`,
                 {
                     description: "Encrypts the backup buckets (Velero, CloudNativePG, SQL Server)",
-                    enableKeyRotation: true,
-                    deletionWindowInDays: 30,
+                    alias: `alias/backup-platform-${pulumi.getStack()}`,
                 },
+                child,
                 keep,
-            );
-            new aws.kms.Alias(`${name}-backups`, { name: `alias/backup-platform-${pulumi.getStack()}`, targetKeyId: key.keyId }, child);
-            kmsKeyArn = key.arn;
+            ).arn;
         }
         this.kmsKeyArn = kmsKeyArn;
 
         const plans = planBuckets(cfg, cfg.aws.buckets);
+        const sources = new Map<string, ReturnType<typeof guardedBucket>>();
         const bucketArns = new Map<string, pulumi.Output<string>>();
         for (const plan of plans) {
-            bucketArns.set(plan.name, this.bucket(name, plan, cfg, kmsKeyArn, child, keep));
+            const locked = cfg.aws.objectLock.enabled && plan.owner !== "velero";
+            const source = guardedBucket(
+                `${name}-${plan.owner}`,
+                { name: plan.name, lifecycle: plan.lifecycle, kmsKeyArn, objectLockDays: locked ? cfg.aws.objectLock.days : undefined },
+                child,
+                keep,
+            );
+            sources.set(plan.name, source);
+            bucketArns.set(plan.name, source.bucket.arn);
         }
+        // The third copy: S3 replication of every backup bucket into a second region.
+        this.replicas = cfg.offsite.enabled
+            ? replicateBuckets(name, { config: cfg, plans, sources, kmsKeyArn, partition }, child, keep)
+            : undefined;
         this.buckets = Object.fromEntries(
             activeConsumers(cfg).map((c) => [
                 c,
@@ -185,94 +189,47 @@ export class AwsStorage extends pulumi.ComponentResource {
             }
         }
 
-        this.targets = { velero, postgres, mssql };
-        this.registerOutputs({ buckets: this.buckets, kmsKeyArn });
-    }
-
-    /** One bucket with every guard rail; returns its ARN. */
-    private bucket(
-        name: string,
-        plan: BucketPlan,
-        cfg: AwsConfig,
-        kmsKeyArn: pulumi.Output<string> | undefined,
-        child: pulumi.CustomResourceOptions,
-        keep: pulumi.CustomResourceOptions,
-    ): pulumi.Output<string> {
-        const id = `${name}-${plan.owner}`;
-        const locked = cfg.aws.objectLock.enabled && plan.owner !== "velero";
-        const bucket = new aws.s3.Bucket(id, { bucket: plan.name, forceDestroy: false, objectLockEnabled: locked }, keep);
-        const on = { ...child, parent: bucket };
-        new aws.s3.BucketOwnershipControls(id, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, on);
-        new aws.s3.BucketPublicAccessBlock(
-            id,
-            { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
-            on,
-        );
-        const versioning = new aws.s3.BucketVersioning(id, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, on);
-        new aws.s3.BucketServerSideEncryptionConfiguration(
-            id,
-            {
-                bucket: bucket.id,
-                rules: [
-                    kmsKeyArn
-                        ? {
-                              applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: kmsKeyArn },
-                              bucketKeyEnabled: true,
-                          }
-                        : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
-                ],
-            },
-            on,
-        );
-        new aws.s3.BucketPolicy(
-            id,
-            {
-                bucket: bucket.id,
-                policy: bucket.arn.apply((arn) =>
-                    policyJson([
+        // Restore drills: a read-only role per database, trusted only by its drill cluster's service
+        // account (CNPG names it after the cluster, `<database>-drill`). It can read the source's
+        // archive and nothing else; the drill cluster archives nowhere.
+        const drills: Record<string, BackupTarget> = {};
+        if (cfg.drills.enabled) {
+            for (const db of cfg.postgres) {
+                const prefix = postgresPrefix(db.name);
+                const sa = { namespace: db.namespace, name: `${db.name}${DRILL_SUFFIX}` };
+                const decrypt = kmsKeyArn
+                    ? kmsKeyArn.apply((arn) => [
+                          { Sid: "DecryptArchive", Effect: "Allow" as const, Action: KMS_DECRYPT_ACTIONS, Resource: arn },
+                      ])
+                    : pulumi.output([]);
+                const roleArn = this.irsaRole(
+                    `${name}-cnpg-${db.name}${DRILL_SUFFIX}`,
+                    oidc,
+                    sa,
+                    decrypt.apply((kms) => [
                         {
-                            Sid: "DenyInsecureTransport",
-                            Effect: "Deny",
-                            Principal: "*",
-                            Action: "s3:*",
-                            Resource: [arn, `${arn}/*`],
-                            Condition: { Bool: { "aws:SecureTransport": "false" } },
+                            Sid: "ReadArchive",
+                            Effect: "Allow" as const,
+                            Action: ["s3:GetObject"],
+                            Resource: `${bucketArn("cnpg")}/${prefix}/*`,
                         },
+                        listBucket(bucketArn("cnpg"), prefix),
+                        {
+                            Sid: "BarmanBucketLocation",
+                            Effect: "Allow" as const,
+                            Action: "s3:GetBucketLocation",
+                            Resource: bucketArn("cnpg"),
+                        },
+                        ...kms,
                     ]),
-                ),
-            },
-            on,
-        );
-        new aws.s3.BucketLifecycleConfiguration(
-            id,
-            {
-                bucket: bucket.id,
-                rules: plan.lifecycle.map((r) => ({
-                    id: r.id,
-                    status: "Enabled",
-                    filter: { prefix: r.prefix },
-                    ...(r.expirationDays !== undefined ? { expiration: { days: r.expirationDays } } : {}),
-                    ...(r.expiredObjectDeleteMarker ? { expiration: { expiredObjectDeleteMarker: true } } : {}),
-                    ...(r.noncurrentDays !== undefined ? { noncurrentVersionExpiration: { noncurrentDays: r.noncurrentDays } } : {}),
-                    ...(r.abortMultipartDays !== undefined
-                        ? { abortIncompleteMultipartUpload: { daysAfterInitiation: r.abortMultipartDays } }
-                        : {}),
-                })),
-            },
-            { ...on, dependsOn: [versioning] },
-        );
-        if (locked) {
-            new aws.s3.BucketObjectLockConfiguration(
-                id,
-                {
-                    bucket: bucket.id,
-                    objectLockEnabled: "Enabled",
-                    rule: { defaultRetention: { mode: "GOVERNANCE", days: cfg.aws.objectLock.days } },
-                },
-                { ...on, dependsOn: [versioning] },
-            );
+                    child,
+                );
+                drills[db.name] = target("cnpg", prefix, { kind: "irsa", roleArn, serviceAccount: sa }, []);
+            }
         }
-        return bucket.arn;
+
+        this.targets = { velero, postgres, mssql, drills };
+        this.registerOutputs({ buckets: this.buckets, kmsKeyArn, replicas: this.replicas });
     }
 
     /** The cluster's OIDC issuer (host/path, no scheme) and provider ARN, given or looked up. */
@@ -332,17 +289,4 @@ export class AwsStorage extends pulumi.ComponentResource {
         const attachment = new aws.iam.RolePolicyAttachment(id, { role: role.name, policyArn: policy.arn }, child);
         return pulumi.all([role.arn, attachment.id]).apply(([arn]) => arn);
     }
-}
-
-/** ListBucket limited to some prefixes (the whole bucket when prefix is ""). */
-function listBucket(bucketArn: string, prefix: string, more: string[] = []): Statement {
-    return prefix === ""
-        ? { Sid: "ListBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn }
-        : {
-              Sid: "ListPrefix",
-              Effect: "Allow",
-              Action: "s3:ListBucket",
-              Resource: bucketArn,
-              Condition: { StringLike: { "s3:prefix": [prefix, ...more].flatMap((p) => [p, `${p}/*`]) } },
-          };
 }

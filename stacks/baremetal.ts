@@ -5,14 +5,22 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { type BaremetalConfig } from "../config";
-import { CNPG_OBJECT_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
+import { CNPG_OBJECT_ACTIONS, MSSQL_OBJECT_ACTIONS, REPLICATOR_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
 import { createConsumerSecret, secretLayout } from "./credentials";
 import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "./layout";
 import { statefulOptions } from "./safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "./targets";
+import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer, type ReplicationSource } from "./targets";
 
 /** RGW user id of a consumer's object user (the CephObjectStoreUser's name). */
 export const objectUserName = (consumer: Consumer): string => `backup-${consumer}`;
+/** RGW user id of the read-only off-site replicator. */
+export const REPLICATOR_USER = "backup-replicator";
+
+interface ObjectUserKeys {
+    accessKeyId: pulumi.Output<string>;
+    secretAccessKey: pulumi.Output<string>;
+    user: pulumi.Resource;
+}
 
 const OBJECT_ACTIONS: Record<Consumer, string[]> = {
     velero: VELERO_OBJECT_ACTIONS,
@@ -80,6 +88,8 @@ export class BaremetalStorage extends pulumi.ComponentResource {
     public readonly buckets: Partial<Record<Consumer, string>>;
     /** Object user id per active consumer. */
     public readonly objectUsers: Partial<Record<Consumer, string>>;
+    /** What the off-site copy reads, when it is on. */
+    public readonly replicationSource?: ReplicationSource;
 
     constructor(name: string, args: BaremetalStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("backup:stacks:BaremetalStorage", name, {}, opts);
@@ -105,55 +115,27 @@ export class BaremetalStorage extends pulumi.ComponentResource {
 
         // Object users with program-owned keys (Rook 1.18+ spec.keys): no waiting for Rook to publish
         // a Secret, and the keys can be delivered anywhere in the same `up`.
-        const keys: Partial<
-            Record<Consumer, { accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string>; user: pulumi.Resource }>
-        > = {};
+        const keys: Partial<Record<Consumer, ObjectUserKeys>> = {};
         for (const consumer of activeConsumers(cfg)) {
-            const id = `${name}-${consumer}`;
-            // Letters and digits only: SQL Server splits its credential at ':' and the keys end up in SQL literals.
-            // RandomPassword, not RandomString: a RandomString's ID is its value, and IDs are never secret in the state.
-            const accessKey = new random.RandomPassword(`${id}-access-key`, { length: 20, lower: false, special: false }, child);
-            const secretKey = new random.RandomPassword(`${id}-secret-key`, { length: 40, special: false }, child);
-            const keySecret = new k8s.core.v1.Secret(
-                `${id}-keys`,
-                {
-                    metadata: {
-                        name: `${objectUserName(consumer)}-s3-keys`,
-                        namespace: bm.objectStoreNamespace,
-                        labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                    },
-                    type: "Opaque",
-                    stringData: { "access-key": accessKey.result, "secret-key": secretKey.result },
-                },
+            keys[consumer] = this.objectUser(
+                `${name}-${consumer}`,
+                objectUserName(consumer),
+                `Backup writer: ${consumer}`,
+                cfg,
+                child,
                 keep,
             );
-            const user = new k8s.apiextensions.CustomResource(
-                `${id}-user`,
-                {
-                    apiVersion: "ceph.rook.io/v1",
-                    kind: "CephObjectStoreUser",
-                    metadata: { name: objectUserName(consumer), namespace: bm.objectStoreNamespace },
-                    spec: {
-                        store: bm.objectStore,
-                        displayName: `Backup writer: ${consumer}`,
-                        // No capabilities: a backup writer needs no admin API (the seeds granted user "*" and bucket "*").
-                        keys: [
-                            {
-                                accessKeyRef: { name: keySecret.metadata.name, key: "access-key" },
-                                secretKeyRef: { name: keySecret.metadata.name, key: "secret-key" },
-                            },
-                        ],
-                    },
-                },
-                { ...keep, dependsOn: [keySecret] },
-            );
-            keys[consumer] = { accessKeyId: accessKey.result, secretAccessKey: secretKey.result, user };
         }
+        // The off-site copy reads every bucket with a user of its own, which the bucket policies
+        // below grant read access and nothing else.
+        const replicator = cfg.offsite.enabled
+            ? this.objectUser(`${name}-replicator`, REPLICATOR_USER, "Off-site replicator (read-only)", cfg, child, keep)
+            : undefined;
 
         const plans = planBuckets(cfg, bm.buckets);
         const claims = new Map<string, pulumi.Resource>();
         for (const plan of plans) {
-            claims.set(plan.name, this.claim(name, plan, cfg, storageClass, keys, keep));
+            claims.set(plan.name, this.claim(name, plan, cfg, storageClass, keys, replicator, keep));
         }
 
         const target = (consumer: Consumer, prefix: string, namespace: string, secret: pulumi.Resource): BackupTarget => ({
@@ -195,10 +177,73 @@ export class BaremetalStorage extends pulumi.ComponentResource {
                 mssql[mssqlKey(db)] = target("mssql", mssqlPrefix(db.namespace, db.name), ns, secret);
         }
 
-        this.targets = { velero, postgres, mssql };
+        // A drill cluster reads its source's archive with the namespace's cnpg Secret; it archives nowhere.
+        const drills = cfg.drills.enabled ? Object.fromEntries(cfg.postgres.map((db) => [db.name, postgres[db.name]])) : {};
+
+        this.targets = { velero, postgres, mssql, drills };
         this.buckets = Object.fromEntries(activeConsumers(cfg).map((c) => [c, bm.buckets[c]]));
         this.objectUsers = Object.fromEntries(activeConsumers(cfg).map((c) => [c, objectUserName(c)]));
+        this.replicationSource = replicator && {
+            endpoint: bm.endpoint,
+            region: bm.region,
+            caBundle: bm.caBundle,
+            buckets: plans.map((p) => p.name).sort(),
+            user: REPLICATOR_USER,
+            accessKeyId: replicator.accessKeyId,
+            secretAccessKey: replicator.secretAccessKey,
+            dependsOn: [replicator.user, ...claims.values()],
+        };
         this.registerOutputs({ buckets: this.buckets, objectUsers: this.objectUsers });
+    }
+
+    /** A CephObjectStoreUser without capabilities, keyed from a program-owned Secret; user, keys and Secret are retained. */
+    private objectUser(
+        id: string,
+        uid: string,
+        displayName: string,
+        cfg: BaremetalConfig,
+        child: pulumi.CustomResourceOptions,
+        keep: pulumi.CustomResourceOptions,
+    ): ObjectUserKeys {
+        const bm = cfg.baremetal;
+        // Letters and digits only: SQL Server splits its credential at ':' and the keys end up in SQL literals.
+        // RandomPassword, not RandomString: a RandomString's ID is its value, and IDs are never secret in the state.
+        const accessKey = new random.RandomPassword(`${id}-access-key`, { length: 20, lower: false, special: false }, child);
+        const secretKey = new random.RandomPassword(`${id}-secret-key`, { length: 40, special: false }, child);
+        const keySecret = new k8s.core.v1.Secret(
+            `${id}-keys`,
+            {
+                metadata: {
+                    name: `${uid}-s3-keys`,
+                    namespace: bm.objectStoreNamespace,
+                    labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                },
+                type: "Opaque",
+                stringData: { "access-key": accessKey.result, "secret-key": secretKey.result },
+            },
+            keep,
+        );
+        const user = new k8s.apiextensions.CustomResource(
+            `${id}-user`,
+            {
+                apiVersion: "ceph.rook.io/v1",
+                kind: "CephObjectStoreUser",
+                metadata: { name: uid, namespace: bm.objectStoreNamespace },
+                spec: {
+                    store: bm.objectStore,
+                    displayName,
+                    // No capabilities: a backup writer needs no admin API (the seeds granted user "*" and bucket "*").
+                    keys: [
+                        {
+                            accessKeyRef: { name: keySecret.metadata.name, key: "access-key" },
+                            secretKeyRef: { name: keySecret.metadata.name, key: "secret-key" },
+                        },
+                    ],
+                },
+            },
+            { ...keep, dependsOn: [keySecret] },
+        );
+        return { accessKeyId: accessKey.result, secretAccessKey: secretKey.result, user };
     }
 
     private claim(
@@ -207,13 +252,19 @@ export class BaremetalStorage extends pulumi.ComponentResource {
         cfg: BaremetalConfig,
         storageClass: pulumi.Resource | undefined,
         keys: Partial<Record<Consumer, { user: pulumi.Resource }>>,
+        replicator: { user: pulumi.Resource } | undefined,
         keep: pulumi.CustomResourceOptions,
     ): pulumi.Resource {
         const grants: BucketGrant[] = plan.users
             .filter((u) => u.consumer !== plan.owner)
             .map((u) => ({ user: objectUserName(u.consumer), prefix: u.prefix, actions: OBJECT_ACTIONS[u.consumer] }));
+        // The replicator reads the whole bucket (every writer's prefix): list and get, never put or delete.
+        if (replicator) grants.push({ user: REPLICATOR_USER, prefix: "", actions: REPLICATOR_OBJECT_ACTIONS });
         const policy = rookBucketPolicy(plan.name, grants);
-        const users = plan.users.map((u) => keys[u.consumer]?.user).filter((u): u is pulumi.Resource => u !== undefined);
+        const users = [
+            ...plan.users.map((u) => keys[u.consumer]?.user).filter((u): u is pulumi.Resource => u !== undefined),
+            ...(replicator ? [replicator.user] : []),
+        ];
         return new k8s.apiextensions.CustomResource(
             `${name}-bucket-${plan.name}`,
             {

@@ -161,3 +161,20 @@ export function planBuckets(cfg: Config, buckets: Readonly<Record<Consumer, stri
     }
     return plans;
 }
+
+/**
+ * Lifecycle of an off-site bucket holding copies of `plans` under `<prefix>/<source bucket>/`: the
+ * sources' own rules, re-rooted, so a copy lives as long as its original (plus at most one copy
+ * interval, as expiry counts from the copy). Bucket-wide housekeeping rules appear once.
+ */
+export function offsiteLifecycle(plans: readonly BucketPlan[], prefix: string): LifecycleRule[] {
+    const rules = new Map<string, LifecycleRule>();
+    for (const plan of plans) {
+        const root = join(prefix, plan.name);
+        for (const r of plan.lifecycle) {
+            if (r.expirationDays === undefined) rules.set(r.id, r);
+            else rules.set(`${plan.name}-${r.id}`, { ...r, id: `${plan.name}-${r.id}`, prefix: `${root}/${r.prefix}` });
+        }
+    }
+    return [...rules.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

@@ -52,6 +52,48 @@ export interface BackupTargets {
     readonly postgres: Readonly<Record<string, BackupTarget>>;
     /** Per SQL Server database, keyed by `<namespace>/<database>`. */
     readonly mssql: Readonly<Record<string, BackupTarget>>;
+    /**
+     * Per PostgreSQL database with restore drills, keyed by its name: how a drill cluster reads the
+     * database's archive (read-only; the drill cluster archives nowhere). Empty without drills.
+     */
+    readonly drills?: Readonly<Record<string, BackupTarget>>;
+}
+
+/** What the off-site copy reads: every backup bucket, as a read-only user. */
+export interface ReplicationSource {
+    /** S3 endpoint of the buckets. */
+    readonly endpoint: string;
+    readonly region: string;
+    /** PEM CA bundle for a private-CA https endpoint. */
+    readonly caBundle?: string;
+    /** Every backup bucket, sorted. */
+    readonly buckets: readonly string[];
+    /** The reading user's id. */
+    readonly user: string;
+    readonly accessKeyId: pulumi.Output<string>;
+    readonly secretAccessKey: pulumi.Output<string>;
+    /** The user and the bucket claims (with their policies) the copy needs. */
+    readonly dependsOn: pulumi.Resource[];
+}
+
+/** Where the off-site copy writes: an existing bucket, or one the program created. */
+export interface OffsiteDestination {
+    /** S3 endpoint URL; undefined means AWS S3's regional endpoint. */
+    readonly endpoint?: string;
+    readonly region: string;
+    /** rclone's S3 provider name (AWS, Ceph, Minio, ...). */
+    readonly provider: string;
+    readonly bucket: string;
+    /** Path inside the bucket under which each source bucket is copied ("" = the bucket root). */
+    readonly prefix: string;
+    /** An existing Secret in the copy's namespace, or a key pair the program generated (Pulumi secrets). */
+    readonly credentials:
+        | { readonly kind: "secret"; readonly secretName: string; readonly keys: { accessKeyId: string; secretAccessKey: string } }
+        | { readonly kind: "keys"; readonly accessKeyId: pulumi.Output<string>; readonly secretAccessKey: pulumi.Output<string> };
+    /** KMS key the bucket encrypts with by default (SSE-KMS objects do not carry an MD5 ETag). */
+    readonly kmsKeyArn?: pulumi.Output<string>;
+    /** Resources the copy must wait for (the bucket and its policy, the writer's key). */
+    readonly dependsOn: pulumi.Resource[];
 }
 
 /** `s3://bucket/prefix` for a target and an optional sub-path. */

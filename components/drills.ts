@@ -1,0 +1,241 @@
+// Restore drills: per database, the drill template (how a temporary cluster restores from the
+// database's archive, built by the same code as a declared recovery) and, on a schedule, an
+// in-cluster CronJob that runs the drill with only the permissions it needs. The CronJob runs the
+// compiled drill (scripts/drill-job.ts, drill-core.ts, kube.ts) from a ConfigMap on a pinned
+// Node.js image: the code that runs is the code in this repository, reviewed with the stack.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { type Resources } from "../config";
+import {
+    drillCheckJobName,
+    drillClusterName,
+    drillReportName,
+    drillTemplateName,
+    recoveryJobName,
+    DRILL_LABEL,
+    type DrillTemplate,
+} from "../scripts/drill-core";
+import { type BackupTarget } from "../stacks/targets";
+import { drillClusterSpec, objectStoreName, type BackupMethod } from "./cnpg";
+
+/** CronJob of a database's scheduled drill (at most 52 characters: database names are at most 44 with drills). */
+export const drillCronJobName = (database: string): string => `${database}-drill`;
+/** ServiceAccount, Role and RoleBinding of a database's drill runner. */
+export const drillRunnerName = (database: string): string => `${database}-drill-runner`;
+/** ConfigMap with the runner's code, one per namespace. */
+export const RUNNER_CONFIGMAP = "backup-drill-runner";
+/** The official Node.js images' non-root user. */
+const NODE_UID = 1000;
+/** Compiled files the runner needs, next to this file's compiled output. */
+const RUNNER_FILES = ["drill-job.js", "drill-core.js", "kube.js"];
+
+/** The runner's code, from the build (bin/scripts); source-map comments dropped (the maps are not shipped). */
+export function runnerCode(dir = path.join(__dirname, "..", "scripts")): Record<string, string> {
+    return Object.fromEntries(
+        RUNNER_FILES.map((file) => {
+            const full = path.join(dir, file);
+            if (!fs.existsSync(full)) throw new Error(`${full} is missing: run \`npm run build\` before deploying restore drills`);
+            return [file, fs.readFileSync(full, "utf8").replace(/\n\/\/# sourceMappingURL=.*\n?$/, "\n")];
+        }),
+    );
+}
+
+/** The drill runner's permissions in its database's namespace: its own objects by name, create where names cannot be restricted. */
+export function runnerRules(database: string, method: BackupMethod): k8s.types.input.rbac.v1.PolicyRule[] {
+    const cluster = drillClusterName(database);
+    return [
+        { apiGroups: ["postgresql.cnpg.io"], resources: ["clusters"], verbs: ["create"] },
+        // The source (image, storage, recovery window) and the drill cluster.
+        { apiGroups: ["postgresql.cnpg.io"], resources: ["clusters"], resourceNames: [database, cluster], verbs: ["get"] },
+        { apiGroups: ["postgresql.cnpg.io"], resources: ["clusters"], resourceNames: [cluster], verbs: ["delete"] },
+        ...(method === "plugin"
+            ? [
+                  {
+                      apiGroups: ["barmancloud.cnpg.io"],
+                      resources: ["objectstores"],
+                      resourceNames: [objectStoreName(database)],
+                      verbs: ["get"],
+                  },
+              ]
+            : []),
+        { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] },
+        {
+            apiGroups: ["batch"],
+            resources: ["jobs"],
+            resourceNames: [drillCheckJobName(database), recoveryJobName(cluster)],
+            verbs: ["get"],
+        },
+        { apiGroups: ["batch"], resources: ["jobs"], resourceNames: [drillCheckJobName(database)], verbs: ["delete"] },
+        { apiGroups: [""], resources: ["configmaps"], resourceNames: [drillTemplateName(database)], verbs: ["get"] },
+        // Server-side apply creates the report with `patch` alone.
+        { apiGroups: [""], resources: ["configmaps"], resourceNames: [drillReportName(database)], verbs: ["get", "patch"] },
+    ];
+}
+
+export interface RestoreDrillsArgs {
+    /** Every database that can be drilled (a template each). */
+    readonly databases: readonly { readonly name: string; readonly namespace: string }[];
+    /** How each database's drill cluster reads its archive (targets.drills). */
+    readonly readers: Readonly<Record<string, BackupTarget>>;
+    /** The databases' backup method. */
+    readonly method: BackupMethod;
+    /** Five-field cron, UTC; none = no CronJobs (drills only from `npm run drill`). */
+    readonly schedule?: string;
+    /** Databases the schedule drills; empty = all. */
+    readonly scheduled: readonly string[];
+    /** Minutes a drill cluster may take to become healthy. */
+    readonly timeoutMinutes: number;
+    /** Node.js image of the runner, pinned. */
+    readonly image: string;
+    /** psql image of the check; default the recovered cluster's image. */
+    readonly checkImage?: string;
+    /** Runner resources. */
+    readonly resources: Resources;
+}
+
+/** Per database: the CronJob namespace/name, when scheduled, and the template. */
+export interface DrillOutput {
+    template: string;
+    cronJob?: string;
+}
+
+export class RestoreDrills extends pulumi.ComponentResource {
+    public readonly drills: Record<string, DrillOutput> = {};
+    /** Scheduled drill CronJobs, for alerts. */
+    public readonly cronJobs: { namespace: string; cronJob: string; schedule: string }[] = [];
+
+    constructor(name: string, args: RestoreDrillsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:components:RestoreDrills", name, {}, opts);
+        const labels = (db: string) => ({ "app.kubernetes.io/part-of": "backup-platform", [DRILL_LABEL]: db });
+        // Sorted by name: list order in the config never shows in what is deployed (rules, outputs).
+        const databases = [...args.databases].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        const scheduled =
+            args.schedule === undefined ? [] : databases.filter((db) => args.scheduled.length === 0 || args.scheduled.includes(db.name));
+        const runners = new Map<string, pulumi.Resource>();
+        if (scheduled.length > 0) {
+            const code = runnerCode();
+            for (const ns of [...new Set(scheduled.map((db) => db.namespace))].sort()) {
+                runners.set(
+                    ns,
+                    new k8s.core.v1.ConfigMap(
+                        `${name}-${ns}-runner-code`,
+                        {
+                            metadata: { name: RUNNER_CONFIGMAP, namespace: ns, labels: { "app.kubernetes.io/part-of": "backup-platform" } },
+                            data: code,
+                        },
+                        { parent: this },
+                    ),
+                );
+            }
+        }
+
+        for (const db of databases) {
+            const reader = args.readers[db.name];
+            if (reader === undefined) throw new Error(`no drill reader for ${db.name}`);
+            // Typed so the runner's reader and this writer agree; Outputs inside (an IRSA role ARN) resolve in jsonStringify.
+            const template: { [K in keyof DrillTemplate]: pulumi.Input<DrillTemplate[K]> } = {
+                database: db.name,
+                method: args.method,
+                spec: drillClusterSpec(db.name, reader, args.method),
+            };
+            new k8s.core.v1.ConfigMap(
+                `${name}-${db.name}-template`,
+                {
+                    metadata: { name: drillTemplateName(db.name), namespace: db.namespace, labels: labels(db.name) },
+                    data: { "template.json": pulumi.jsonStringify(template) },
+                },
+                { parent: this, dependsOn: reader.dependsOn },
+            );
+            this.drills[db.name] = { template: `${db.namespace}/${drillTemplateName(db.name)}` };
+        }
+
+        for (const db of scheduled) {
+            const runner = drillRunnerName(db.name);
+            const meta = { name: runner, namespace: db.namespace, labels: labels(db.name) };
+            const sa = new k8s.core.v1.ServiceAccount(`${name}-${db.name}-runner`, { metadata: meta }, { parent: this });
+            const role = new k8s.rbac.v1.Role(
+                `${name}-${db.name}-runner`,
+                { metadata: meta, rules: runnerRules(db.name, args.method) },
+                { parent: this },
+            );
+            const binding = new k8s.rbac.v1.RoleBinding(
+                `${name}-${db.name}-runner`,
+                {
+                    metadata: meta,
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: runner },
+                    subjects: [{ kind: "ServiceAccount", name: runner, namespace: db.namespace }],
+                },
+                { parent: this, dependsOn: [sa, role] },
+            );
+            const timeoutSeconds = args.timeoutMinutes * 60;
+            const cronJob = drillCronJobName(db.name);
+            new k8s.batch.v1.CronJob(
+                `${name}-${db.name}`,
+                {
+                    metadata: { name: cronJob, namespace: db.namespace, labels: labels(db.name) },
+                    spec: {
+                        schedule: args.schedule as string,
+                        timeZone: "Etc/UTC",
+                        concurrencyPolicy: "Forbid",
+                        startingDeadlineSeconds: 3600,
+                        successfulJobsHistoryLimit: 3,
+                        failedJobsHistoryLimit: 3,
+                        jobTemplate: {
+                            metadata: { labels: labels(db.name) },
+                            spec: {
+                                // A failed drill is a finding, not something to retry quietly.
+                                backoffLimit: 0,
+                                // Recovery, check and cleanup; at the deadline the runner gets SIGTERM and still cleans up.
+                                activeDeadlineSeconds: timeoutSeconds + 900,
+                                ttlSecondsAfterFinished: 7 * 86400,
+                                template: {
+                                    metadata: { labels: labels(db.name) },
+                                    spec: {
+                                        serviceAccountName: runner,
+                                        restartPolicy: "Never",
+                                        terminationGracePeriodSeconds: 120,
+                                        securityContext: {
+                                            runAsNonRoot: true,
+                                            runAsUser: NODE_UID,
+                                            runAsGroup: NODE_UID,
+                                            seccompProfile: { type: "RuntimeDefault" },
+                                        },
+                                        containers: [
+                                            {
+                                                name: "drill",
+                                                image: args.image,
+                                                command: ["node", "/drill/drill-job.js"],
+                                                env: [
+                                                    { name: "DRILL_NAMESPACE", value: db.namespace },
+                                                    { name: "DRILL_DATABASE", value: db.name },
+                                                    { name: "DRILL_TIMEOUT_SECONDS", value: String(timeoutSeconds) },
+                                                    ...(args.checkImage !== undefined
+                                                        ? [{ name: "DRILL_CHECK_IMAGE", value: args.checkImage }]
+                                                        : []),
+                                                ],
+                                                resources: args.resources,
+                                                securityContext: {
+                                                    readOnlyRootFilesystem: true,
+                                                    allowPrivilegeEscalation: false,
+                                                    capabilities: { drop: ["ALL"] },
+                                                },
+                                                volumeMounts: [{ name: "code", mountPath: "/drill", readOnly: true }],
+                                            },
+                                        ],
+                                        volumes: [{ name: "code", configMap: { name: RUNNER_CONFIGMAP } }],
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                { parent: this, dependsOn: [binding, runners.get(db.namespace) as pulumi.Resource] },
+            );
+            this.drills[db.name] = { ...this.drills[db.name], cronJob: `${db.namespace}/${cronJob}` };
+            this.cronJobs.push({ namespace: db.namespace, cronJob, schedule: args.schedule as string });
+        }
+        this.registerOutputs({ drills: this.drills });
+    }
+}

@@ -1,0 +1,188 @@
+// The off-site copy job: a CronJob that copies every backup bucket to a bucket elsewhere with
+// rclone. `copy`, never `sync`: nothing is ever deleted at the destination (old copies expire by
+// the destination's own lifecycle). Checksums are compared and verified, the bandwidth is capped,
+// and no key appears in argv: rclone reads both remotes from RCLONE_CONFIG_<REMOTE>_* variables,
+// the keys from a Secret.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { cronIntervalDays, type Resources } from "../config";
+import { type OffsiteDestination, type ReplicationSource } from "../stacks/targets";
+
+/** CronJob name in the off-site namespace (verify and the alert look it up). */
+export const OFFSITE_CRONJOB = "offsite-copy";
+/** Secret holding the source (and, for a program-created destination, the destination) keys. */
+export const OFFSITE_SECRET = "offsite-s3-credentials";
+/** ConfigMap with the source endpoint's private CA, when there is one. */
+const CA_CONFIGMAP = "offsite-endpoint-ca";
+/** nobody: rclone needs no identity of its own. */
+const UID = 65534;
+
+/** The copy loop: one `rclone copy` per bucket, so one failing bucket does not stop the others. Pure, for tests. */
+export function copyScript(bandwidthLimit: string): string {
+    return [
+        "set -u",
+        'failed=""',
+        'for bucket in "$@"; do',
+        '  echo "offsite: copying bucket ${bucket} to ${DESTINATION}/${bucket}"',
+        // --checksum: compare by hash and size, not modification time (rclone also verifies each transfer's hash).
+        `  rclone copy "src:\${bucket}" "dst:\${DESTINATION}/\${bucket}" --checksum --bwlimit ${bandwidthLimit} --fast-list --log-level INFO --stats 1m --stats-one-line || failed="\${failed} \${bucket}"`,
+        "done",
+        'if [ -n "${failed}" ]; then echo "offsite: copy failed for:${failed}" >&2; exit 1; fi',
+        'echo "offsite: every bucket copied"',
+    ].join("\n");
+}
+
+export interface OffsiteCopyArgs {
+    /** What to copy: every backup bucket, as the read-only replicator. */
+    readonly source: ReplicationSource;
+    /** Where to copy to. */
+    readonly destination: OffsiteDestination;
+    /** Namespace of the job (created by the program). */
+    readonly namespace: string;
+    /** The Namespace resource, so everything inside waits for it. Default none. */
+    readonly namespaceResource?: pulumi.Resource;
+    /** Five-field cron, UTC. */
+    readonly schedule: string;
+    /** rclone --bwlimit value, e.g. 20M. */
+    readonly bandwidthLimit: string;
+    /** rclone image, pinned. */
+    readonly image: string;
+    /** Job resources. */
+    readonly resources: Resources;
+}
+
+/** The credentials Secret, the CA ConfigMap and the copy CronJob. */
+export class OffsiteCopy extends pulumi.ComponentResource {
+    /** namespace/name of the CronJob. */
+    public readonly cronJob: string;
+
+    constructor(name: string, args: OffsiteCopyArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:components:OffsiteCopy", name, {}, opts);
+        const { source, destination: dst, namespace } = args;
+        const labels = { "app.kubernetes.io/name": OFFSITE_CRONJOB, "app.kubernetes.io/part-of": "backup-platform" };
+        const inNamespace = args.namespaceResource ? [args.namespaceResource] : [];
+        const programKeys = dst.credentials.kind === "keys" ? dst.credentials : undefined;
+        const secret = new k8s.core.v1.Secret(
+            `${name}-credentials`,
+            {
+                metadata: { name: OFFSITE_SECRET, namespace, labels },
+                type: "Opaque",
+                stringData: {
+                    SRC_ACCESS_KEY_ID: pulumi.secret(source.accessKeyId),
+                    SRC_SECRET_ACCESS_KEY: pulumi.secret(source.secretAccessKey),
+                    ...(programKeys
+                        ? {
+                              DST_ACCESS_KEY_ID: pulumi.secret(programKeys.accessKeyId),
+                              DST_SECRET_ACCESS_KEY: pulumi.secret(programKeys.secretAccessKey),
+                          }
+                        : {}),
+                },
+            },
+            { parent: this, dependsOn: inNamespace },
+        );
+        const ca =
+            source.caBundle !== undefined
+                ? new k8s.core.v1.ConfigMap(
+                      `${name}-ca`,
+                      { metadata: { name: CA_CONFIGMAP, namespace, labels }, data: { "ca.crt": source.caBundle } },
+                      { parent: this, dependsOn: inNamespace },
+                  )
+                : undefined;
+
+        const fromSecret = (secretName: string, key: string) => ({ valueFrom: { secretKeyRef: { name: secretName, key } } });
+        const dstKeys =
+            dst.credentials.kind === "secret"
+                ? {
+                      id: fromSecret(dst.credentials.secretName, dst.credentials.keys.accessKeyId),
+                      secret: fromSecret(dst.credentials.secretName, dst.credentials.keys.secretAccessKey),
+                  }
+                : { id: fromSecret(OFFSITE_SECRET, "DST_ACCESS_KEY_ID"), secret: fromSecret(OFFSITE_SECRET, "DST_SECRET_ACCESS_KEY") };
+        const env: k8s.types.input.core.v1.EnvVar[] = [
+            { name: "DESTINATION", value: [dst.bucket, dst.prefix].filter((p) => p !== "").join("/") },
+            { name: "HOME", value: "/tmp" },
+            { name: "XDG_CACHE_HOME", value: "/tmp/cache" },
+            // The source: RGW, path-style, read-only keys.
+            { name: "RCLONE_CONFIG_SRC_TYPE", value: "s3" },
+            { name: "RCLONE_CONFIG_SRC_PROVIDER", value: "Ceph" },
+            { name: "RCLONE_CONFIG_SRC_ENDPOINT", value: source.endpoint },
+            { name: "RCLONE_CONFIG_SRC_REGION", value: source.region },
+            { name: "RCLONE_CONFIG_SRC_FORCE_PATH_STYLE", value: "true" },
+            { name: "RCLONE_CONFIG_SRC_ACCESS_KEY_ID", ...fromSecret(OFFSITE_SECRET, "SRC_ACCESS_KEY_ID") },
+            { name: "RCLONE_CONFIG_SRC_SECRET_ACCESS_KEY", ...fromSecret(OFFSITE_SECRET, "SRC_SECRET_ACCESS_KEY") },
+            // The destination: never created or checked by rclone (the writer may not create buckets).
+            { name: "RCLONE_CONFIG_DST_TYPE", value: "s3" },
+            { name: "RCLONE_CONFIG_DST_PROVIDER", value: dst.provider },
+            { name: "RCLONE_CONFIG_DST_REGION", value: dst.region },
+            ...(dst.endpoint !== undefined ? [{ name: "RCLONE_CONFIG_DST_ENDPOINT", value: dst.endpoint }] : []),
+            { name: "RCLONE_CONFIG_DST_NO_CHECK_BUCKET", value: "true" },
+            { name: "RCLONE_CONFIG_DST_ACCESS_KEY_ID", ...dstKeys.id },
+            { name: "RCLONE_CONFIG_DST_SECRET_ACCESS_KEY", ...dstKeys.secret },
+            // SSE-KMS objects carry no MD5 ETag: telling rclone makes it verify against its own MD5 metadata instead.
+            ...(dst.kmsKeyArn !== undefined
+                ? [
+                      { name: "RCLONE_CONFIG_DST_SERVER_SIDE_ENCRYPTION", value: "aws:kms" },
+                      { name: "RCLONE_CONFIG_DST_SSE_KMS_KEY_ID", value: dst.kmsKeyArn },
+                  ]
+                : []),
+            // A private CA is added to the system roots (Go reads every directory listed), not substituted for them.
+            ...(ca ? [{ name: "SSL_CERT_DIR", value: "/etc/ssl/certs:/etc/backup-ca" }] : []),
+        ];
+        const pod: k8s.types.input.core.v1.PodSpec = {
+            restartPolicy: "Never",
+            automountServiceAccountToken: false,
+            securityContext: {
+                runAsNonRoot: true,
+                runAsUser: UID,
+                runAsGroup: UID,
+                fsGroup: UID,
+                seccompProfile: { type: "RuntimeDefault" },
+            },
+            containers: [
+                {
+                    name: "rclone",
+                    image: args.image,
+                    command: ["/bin/sh", "-c", copyScript(args.bandwidthLimit), OFFSITE_CRONJOB],
+                    args: [...source.buckets],
+                    env,
+                    resources: args.resources,
+                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                    volumeMounts: [
+                        { name: "tmp", mountPath: "/tmp" },
+                        ...(ca ? [{ name: "ca", mountPath: "/etc/backup-ca", readOnly: true }] : []),
+                    ],
+                },
+            ],
+            volumes: [
+                { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
+                ...(ca ? [{ name: "ca", configMap: { name: CA_CONFIGMAP } }] : []),
+            ],
+        };
+        new k8s.batch.v1.CronJob(
+            `${name}-copy`,
+            {
+                metadata: { name: OFFSITE_CRONJOB, namespace, labels },
+                spec: {
+                    schedule: args.schedule,
+                    timeZone: "Etc/UTC",
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 3600,
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        metadata: { labels },
+                        spec: {
+                            backoffLimit: 2,
+                            // A first copy of a large archive may take long; it must end before the next run is due.
+                            activeDeadlineSeconds: cronIntervalDays(args.schedule) * 86400 - 3600,
+                            ttlSecondsAfterFinished: 7 * 86400,
+                            template: { metadata: { labels }, spec: pod },
+                        },
+                    },
+                },
+            },
+            { parent: this, dependsOn: [secret, ...(ca ? [ca] : []), ...source.dependsOn, ...dst.dependsOn] },
+        );
+        this.cronJob = `${namespace}/${OFFSITE_CRONJOB}`;
+        this.registerOutputs({ cronJob: this.cronJob });
+    }
+}

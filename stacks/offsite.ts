@@ -1,0 +1,111 @@
+// Bare metal's off-site bucket on AWS, when an AWS account is configured for it: the same guard
+// rails as every backup bucket (stacks/s3.ts), a key in its region, and an IAM user the copy job
+// writes with. The user can add and read objects, never delete them; old copies expire by lifecycle.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { type BaremetalConfig, type OffsiteAwsConfig } from "../config";
+import { offsiteLifecycle, planBuckets } from "./layout";
+import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
+import { statefulOptions } from "./safety";
+import { type OffsiteDestination } from "./targets";
+
+/** What the copy job's user may do in the off-site bucket: upload and read back (checksums), never delete. */
+export const OFFSITE_WRITER_ACTIONS = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"];
+/** SSE-KMS uploads: a data key to encrypt, Decrypt to complete multipart uploads and read back. */
+export const OFFSITE_WRITER_KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"];
+
+/** The writer's permissions on the off-site bucket (and its key). */
+export function offsiteWriterStatements(bucketArn: string, prefix: string, kmsKeyArn?: string): Statement[] {
+    return [
+        {
+            Sid: "WriteCopies",
+            Effect: "Allow",
+            Action: OFFSITE_WRITER_ACTIONS,
+            Resource: `${bucketArn}/${prefix === "" ? "" : `${prefix}/`}*`,
+        },
+        listBucket(bucketArn, prefix),
+        { Sid: "BucketLocation", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: bucketArn },
+        ...(kmsKeyArn !== undefined
+            ? [{ Sid: "EncryptCopies", Effect: "Allow" as const, Action: OFFSITE_WRITER_KMS_ACTIONS, Resource: kmsKeyArn }]
+            : []),
+    ];
+}
+
+export interface AwsOffsiteBucketArgs {
+    /** Validated stack configuration (bare metal, offsite.aws set). */
+    readonly config: BaremetalConfig;
+}
+
+/** The off-site bucket on AWS, its key and its writer; `destination` is what the copy job consumes. */
+export class AwsOffsiteBucket extends pulumi.ComponentResource {
+    public readonly destination: OffsiteDestination;
+    /** Bucket name and ARN. */
+    public readonly bucket: { name: string; region: string; arn: pulumi.Output<string> };
+
+    constructor(name: string, args: AwsOffsiteBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("backup:stacks:AwsOffsiteBucket", name, {}, opts);
+        const cfg = args.config;
+        const o = cfg.offsite.aws as OffsiteAwsConfig;
+        const bucketName = o.bucket as string;
+        // An explicit provider: the off-site account and region are never the ambient ones by accident.
+        const provider = new aws.Provider(
+            `${name}-aws`,
+            {
+                region: o.region,
+                ...(o.profile !== undefined ? { profile: o.profile } : {}),
+                ...(o.assumeRoleArn !== undefined
+                    ? { assumeRoles: [{ roleArn: o.assumeRoleArn, sessionName: "backup-platform-offsite" }] }
+                    : {}),
+            },
+            { parent: this },
+        );
+        const child = { parent: this, provider };
+        const keep = statefulOptions(cfg, child);
+        const kmsKeyArn =
+            (o.encryption ?? "kms") === "kms"
+                ? backupKey(
+                      `${name}-backups`,
+                      {
+                          description: "Encrypts the off-site copies of the backup buckets",
+                          alias: `alias/backup-platform-${pulumi.getStack()}-offsite`,
+                      },
+                      child,
+                      keep,
+                  ).arn
+                : undefined;
+        const prefix = cfg.offsite.prefix;
+        const { bucket } = guardedBucket(
+            `${name}-destination`,
+            {
+                name: bucketName,
+                lifecycle: offsiteLifecycle(planBuckets(cfg, cfg.baremetal.buckets), prefix),
+                kmsKeyArn,
+                objectLockDays: o.objectLock.enabled ? o.objectLock.days : undefined,
+            },
+            child,
+            keep,
+        );
+        const bucketArn = `arn:${partitionOf(o.region)}:s3:::${bucketName}`;
+        const user = new aws.iam.User(`${name}-writer`, { path: "/backup/", forceDestroy: false }, keep);
+        const policy = new aws.iam.UserPolicy(
+            `${name}-writer`,
+            {
+                user: user.name,
+                policy: pulumi.output(kmsKeyArn).apply((arn) => policyJson(offsiteWriterStatements(bucketArn, prefix, arn))),
+            },
+            child,
+        );
+        const key = new aws.iam.AccessKey(`${name}-writer`, { user: user.name }, { ...keep, additionalSecretOutputs: ["id", "secret"] });
+        this.bucket = { name: bucketName, region: o.region, arn: bucket.arn };
+        this.destination = {
+            region: o.region,
+            provider: "AWS",
+            bucket: bucketName,
+            prefix,
+            credentials: { kind: "keys", accessKeyId: key.id, secretAccessKey: key.secret },
+            kmsKeyArn,
+            dependsOn: [bucket, policy],
+        };
+        this.registerOutputs({ bucket: this.bucket });
+    }
+}
