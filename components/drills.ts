@@ -19,6 +19,7 @@ import {
 } from "../scripts/drill-core";
 import { type BackupTarget } from "../stacks/targets";
 import { drillClusterSpec, objectStoreName, type BackupMethod } from "./cnpg";
+import { cronJobPolicy } from "./cron";
 
 /** CronJob of a database's scheduled drill (at most 52 characters: database names are at most 44 with drills). */
 export const drillCronJobName = (database: string): string => `${database}-drill`;
@@ -176,12 +177,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
                 {
                     metadata: { name: cronJob, namespace: db.namespace, labels: labels(db.name) },
                     spec: {
-                        schedule: args.schedule as string,
-                        timeZone: "Etc/UTC",
-                        concurrencyPolicy: "Forbid",
-                        startingDeadlineSeconds: 3600,
-                        successfulJobsHistoryLimit: 3,
-                        failedJobsHistoryLimit: 3,
+                        ...cronJobPolicy(args.schedule as string, 3600),
                         jobTemplate: {
                             metadata: { labels: labels(db.name) },
                             spec: {

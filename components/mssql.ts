@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type MssqlDatabase } from "../config";
 import { type BackupTarget } from "../stacks/targets";
+import { cronJobPolicy } from "./cron";
 
 /** Where SQL Server's images keep sqlcmd (mssql-tools18). */
 const SQLCMD = "/opt/mssql-tools18/bin/sqlcmd";
@@ -189,11 +190,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
             {
                 metadata: { name: jobName, namespace: db.namespace, labels },
                 spec: {
-                    schedule: db.schedule,
-                    timeZone: "Etc/UTC",
-                    concurrencyPolicy: "Forbid",
-                    successfulJobsHistoryLimit: 3,
-                    failedJobsHistoryLimit: 3,
+                    ...cronJobPolicy(db.schedule),
                     jobTemplate: {
                         metadata: { labels },
                         spec: {

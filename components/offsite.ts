@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays, type Resources } from "../config";
 import { type OffsiteDestination, type ReplicationSource } from "../stacks/targets";
+import { cronJobPolicy } from "./cron";
 
 /** CronJob name in the off-site namespace (verify and the alert look it up). */
 export const OFFSITE_CRONJOB = "offsite-copy";
@@ -162,12 +163,7 @@ export class OffsiteCopy extends pulumi.ComponentResource {
             {
                 metadata: { name: OFFSITE_CRONJOB, namespace, labels },
                 spec: {
-                    schedule: args.schedule,
-                    timeZone: "Etc/UTC",
-                    concurrencyPolicy: "Forbid",
-                    startingDeadlineSeconds: 3600,
-                    successfulJobsHistoryLimit: 3,
-                    failedJobsHistoryLimit: 3,
+                    ...cronJobPolicy(args.schedule, 3600),
                     jobTemplate: {
                         metadata: { labels },
                         spec: {

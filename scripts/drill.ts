@@ -8,6 +8,7 @@ import { parseConfigMap, type Config } from "../config";
 import { runDrill, summary } from "./drill-core";
 import { Kube } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
+import { runCli } from "./cli";
 
 export interface DrillArgs {
     stack: string;
@@ -111,12 +112,4 @@ async function run(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    run(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err: unknown) => {
-            process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(3);
-        },
-    );
-}
+if (require.main === module) runCli(run);

@@ -5,6 +5,7 @@ import { evaluate, type Row, type Snapshot } from "./checks";
 import { REPORT_LABEL } from "./drill-core";
 import { apiPath, Kube, type KubeObject } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
+import { runCli } from "./cli";
 
 interface Args {
     stack: string;
@@ -31,6 +32,12 @@ function parseArgs(argv: string[]): Args {
 
 class UsageError extends Error {}
 
+/** Awaits every promise of a record, keeping the keys. */
+async function allOf<T extends Record<string, Promise<unknown>>>(record: T): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+    const values = await Promise.all(Object.values(record));
+    return Object.fromEntries(Object.keys(record).map((k, i) => [k, values[i]])) as { [K in keyof T]: Awaited<T[K]> };
+}
+
 /** Reads everything the checks look at, namespace by namespace. */
 export async function snapshot(kube: Kube, cfg: Config): Promise<Snapshot> {
     const inEach = async (namespaces: string[], group: string, version: string, plural: string): Promise<KubeObject[]> =>
@@ -43,45 +50,23 @@ export async function snapshot(kube: Kube, cfg: Config): Promise<Snapshot> {
         ...(cfg.platform === "baremetal" && cfg.offsite.enabled ? [cfg.offsite.namespace] : []),
         ...drills,
     ];
-    const [
-        clusters,
-        scheduledBackups,
-        backups,
-        objectStores,
-        cronJobs,
-        drillReports,
-        veleroLocations,
-        veleroSchedules,
-        veleroBackups,
-        pvcs,
-    ] = await Promise.all([
-        inEach(pg, "postgresql.cnpg.io", "v1", "clusters"),
-        inEach(pg, "postgresql.cnpg.io", "v1", "scheduledbackups"),
-        inEach(pg, "postgresql.cnpg.io", "v1", "backups"),
-        cfg.cnpg.method === "plugin" ? inEach(pg, "barmancloud.cnpg.io", "v1", "objectstores") : Promise.resolve([]),
-        inEach(jobNamespaces, "batch", "v1", "cronjobs"),
-        Promise.all(
-            [...new Set(drills)].map((ns) =>
-                kube.list(`${apiPath("", "v1", "configmaps", ns)}?labelSelector=${encodeURIComponent(REPORT_LABEL)}`),
-            ),
-        ).then((lists) => lists.flat()),
-        inEach(vns, "velero.io", "v1", "backupstoragelocations"),
-        inEach(vns, "velero.io", "v1", "schedules"),
-        inEach(vns, "velero.io", "v1", "backups"),
-        kube.list(apiPath("", "v1", "persistentvolumeclaims")),
-    ]);
-    return {
-        clusters,
-        scheduledBackups,
-        backups,
-        objectStores,
-        cronJobs,
-        drillReports,
-        veleroLocations,
-        veleroSchedules,
-        veleroBackups,
-        pvcs,
-    };
+    return allOf({
+        clusters: inEach(pg, "postgresql.cnpg.io", "v1", "clusters"),
+        scheduledBackups: inEach(pg, "postgresql.cnpg.io", "v1", "scheduledbackups"),
+        backups: inEach(pg, "postgresql.cnpg.io", "v1", "backups"),
+        objectStores: cfg.cnpg.method === "plugin" ? inEach(pg, "barmancloud.cnpg.io", "v1", "objectstores") : Promise.resolve([]),
+        cronJobs: inEach(jobNamespaces, "batch", "v1", "cronjobs"),
+        drillReports: (async (): Promise<KubeObject[]> => {
+            const selector = `?labelSelector=${encodeURIComponent(REPORT_LABEL)}`;
+            return (
+                await Promise.all([...new Set(drills)].map((ns) => kube.list(`${apiPath("", "v1", "configmaps", ns)}${selector}`)))
+            ).flat();
+        })(),
+        veleroLocations: inEach(vns, "velero.io", "v1", "backupstoragelocations"),
+        veleroSchedules: inEach(vns, "velero.io", "v1", "schedules"),
+        veleroBackups: inEach(vns, "velero.io", "v1", "backups"),
+        pvcs: kube.list(apiPath("", "v1", "persistentvolumeclaims")),
+    });
 }
 
 /** The human table. */
@@ -127,12 +112,4 @@ async function run(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    run(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err: unknown) => {
-            process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(3);
-        },
-    );
-}
+if (require.main === module) runCli(run);
