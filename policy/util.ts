@@ -143,35 +143,38 @@ export interface ExpiryRule {
     date?: string;
 }
 
-/** Expiry rules of an aws.s3 BucketLifecycleConfiguration's `rules` (enabled rules only). */
-export function awsExpiryRules(rules: unknown): ExpiryRule[] {
+/** A rule's field names: the aws provider's camelCase, or the S3 API's casing that Rook takes. */
+interface LifecycleKeys {
+    status: string;
+    id: string;
+    expiration: string;
+    days: string;
+    date: string;
+}
+
+/** Enabled rules' current-object expiries. Outputs carry days 0 on delete-marker-only rules: only a positive age expires objects. */
+function expiryRulesOf(rules: unknown, k: LifecycleKeys): ExpiryRule[] {
     return list(rules)
         .filter(isObj)
-        .filter((r) => r.status === "Enabled")
-        .map((r) => ({
-            id: str(r.id) ?? "?",
-            // Outputs carry days 0 on delete-marker-only rules: only a positive age expires objects.
-            days:
-                typeof at(r, "expiration", "days") === "number" && (at(r, "expiration", "days") as number) > 0
-                    ? (at(r, "expiration", "days") as number)
-                    : undefined,
-            date: text(at(r, "expiration", "date")),
-        }));
+        .filter((r) => r[k.status] === "Enabled")
+        .map((r) => {
+            const days = at(r, k.expiration, k.days);
+            return {
+                id: str(r[k.id]) ?? "?",
+                days: typeof days === "number" && days > 0 ? days : undefined,
+                date: text(at(r, k.expiration, k.date)),
+            };
+        });
+}
+
+/** Expiry rules of an aws.s3 BucketLifecycleConfiguration's `rules` (enabled rules only). */
+export function awsExpiryRules(rules: unknown): ExpiryRule[] {
+    return expiryRulesOf(rules, { status: "status", id: "id", expiration: "expiration", days: "days", date: "date" });
 }
 
 /** Expiry rules of an S3 lifecycle document in AWS's XML-as-JSON casing (Rook's `bucketLifecycle`). */
 export function s3ApiExpiryRules(doc: unknown): ExpiryRule[] {
-    return list(at(doc, "Rules"))
-        .filter(isObj)
-        .filter((r) => r.Status === "Enabled")
-        .map((r) => ({
-            id: str(r.ID) ?? "?",
-            days:
-                typeof at(r, "Expiration", "Days") === "number" && (at(r, "Expiration", "Days") as number) > 0
-                    ? (at(r, "Expiration", "Days") as number)
-                    : undefined,
-            date: text(at(r, "Expiration", "Date")),
-        }));
+    return expiryRulesOf(at(doc, "Rules"), { status: "Status", id: "ID", expiration: "Expiration", days: "Days", date: "Date" });
 }
 
 /** Violations of "current objects live at least `minDays`" in a set of expiry rules. */
