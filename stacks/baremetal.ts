@@ -147,7 +147,10 @@ export class BaremetalStorage extends pulumi.ComponentResource {
             forcePathStyle: true,
             caBundle: bm.caBundle,
             credentials: secretLayout(consumer, namespace),
-            dependsOn: [secret, claims.get(bm.buckets[consumer]) as pulumi.Resource],
+            // Only the credentials: Pulumi never waits for a claim to be Bound, so ordering consumers after its
+            // creation guaranteed nothing (they retry until the bucket exists) and put every consumer, the
+            // Velero chart first, at the end of the longest chain (measured: ~0.1 s of each no-op up).
+            dependsOn: [secret],
         });
         const secretFor = (consumer: Consumer, namespace: string): pulumi.Resource => {
             const k = keys[consumer] as NonNullable<(typeof keys)[Consumer]>;

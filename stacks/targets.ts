@@ -41,7 +41,7 @@ export interface BackupTarget {
     /** PEM CA bundle for an https endpoint signed by a private CA. */
     readonly caBundle?: string;
     readonly credentials: SecretCredentials | IrsaCredentials;
-    /** Resources a consumer must wait for (its credentials Secret, its bucket claim). */
+    /** Resources a consumer must wait for (its credentials Secret). */
     readonly dependsOn: pulumi.Resource[];
 }
 

@@ -157,7 +157,8 @@ describe("velero", () => {
         });
         const deps = r.get(CHART, "velero").options.dependsOn ?? [];
         assert.ok(deps.includes("kubernetes:core/v1:Secret::backup-velero-velero"), deps.join());
-        assert.ok(deps.includes("kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim::backup-bucket-velero-backups"), deps.join());
+        // Not the bucket claim: Pulumi does not wait for it to be Bound, so ordering after it guaranteed nothing.
+        assert.ok(!deps.some((d) => d.includes("ObjectBucketClaim")), deps.join());
     });
 
     it("adds the CA bundle for an https endpoint", async () => {
