@@ -82,7 +82,10 @@ export class Workspace {
             ...baseEnv,
             KUBECONFIG: kubeconfig,
             PULUMI_HOME: path.join(this.dir, "home"),
-            PULUMI_BACKEND_URL: `file://${path.join(this.dir, "state")}`,
+            // metadata=skip: no ".attrs" sidecar per state file. fileblob rewrites that sidecar in place (not via
+            // rename like the checkpoint itself), so an up killed at the wrong moment left it empty and every
+            // later command failed with "failed to load checkpoint: EOF". See README "A killed pulumi up".
+            PULUMI_BACKEND_URL: `file://${path.join(this.dir, "state")}?metadata=skip`,
             PULUMI_CONFIG_PASSPHRASE: "local-e2e-passphrase",
             PULUMI_SKIP_UPDATE_CHECK: "true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",

@@ -53,7 +53,7 @@ async function main() {
             {
                 pulumiHome: path.join(tmp, "home"),
                 envVars: {
-                    PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
+                    PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}?metadata=skip`,
                     PULUMI_CONFIG_PASSPHRASE: "smoke",
                     PULUMI_SKIP_UPDATE_CHECK: "true",
                     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
