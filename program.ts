@@ -11,6 +11,7 @@ import { OffsiteCopy } from "./components/offsite";
 import { Velero } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
+import { owned } from "./components/ownership";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -52,7 +53,7 @@ async function offsiteCopy(
     cfg: BaremetalConfig,
     source: ReplicationSource,
 ): Promise<{ job: ScheduledJob; outputs: Record<string, unknown> }> {
-    const ns = new k8s.core.v1.Namespace("backup-offsite", { metadata: { name: cfg.offsite.namespace } });
+    const ns = new k8s.core.v1.Namespace("backup-offsite", { metadata: owned({ name: cfg.offsite.namespace }) });
     let destination: OffsiteDestination;
     if (cfg.offsite.aws !== undefined) {
         // Loaded only when used: @pulumi/aws is large.
@@ -91,7 +92,7 @@ async function offsiteCopy(
 export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
     // Velero's namespace belongs to this program (as Flux's createNamespace did in the seeds); the
     // application and storage namespaces already exist and belong to others.
-    const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: { name: cfg.velero.namespace } });
+    const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: owned({ name: cfg.velero.namespace }) });
     const namespaces = { [cfg.velero.namespace]: veleroNs };
 
     let targets: BackupTargets;

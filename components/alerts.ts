@@ -3,6 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays } from "../config";
+import { owned } from "./ownership";
 
 export interface AlertRule {
     alert: string;
@@ -251,7 +252,7 @@ export class BackupAlerts extends pulumi.ComponentResource {
             {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
-                metadata: { name: "backup-alerts", namespace: args.namespace, labels: { ...args.labels } },
+                metadata: owned({ name: "backup-alerts", namespace: args.namespace, labels: { ...args.labels } }),
                 spec: { groups: [{ name: "backup.rules", rules }] },
             },
             { parent: this },
@@ -259,11 +260,11 @@ export class BackupAlerts extends pulumi.ComponentResource {
         new k8s.core.v1.ConfigMap(
             `${name}-ksm-velero`,
             {
-                metadata: {
+                metadata: owned({
                     name: "backup-platform-ksm-velero",
                     namespace: args.namespace,
                     labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                },
+                }),
                 data: { "velero-crs.json": ksmVeleroConfig() },
             },
             { parent: this },

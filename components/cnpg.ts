@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type RecoveryConfig } from "../config";
 import { s3Uri, type BackupTarget } from "../stacks/targets";
+import { owned } from "./ownership";
 
 export type BackupMethod = "barmanObjectStore" | "plugin";
 
@@ -187,11 +188,11 @@ export class CnpgBackups extends pulumi.ComponentResource {
                 {
                     apiVersion: "postgresql.cnpg.io/v1",
                     kind: "ScheduledBackup",
-                    metadata: {
+                    metadata: owned({
                         name: scheduledBackupName(db.name),
                         namespace: db.namespace,
                         labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                    },
+                    }),
                     spec: {
                         schedule: args.schedule,
                         immediate: true,
@@ -227,7 +228,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
             byNamespace.set(namespace, [
                 new k8s.core.v1.Secret(
                     `${name}-ca-${namespace}`,
-                    { metadata: { name: CA_SECRET, namespace }, type: "Opaque", stringData: { "ca.crt": caBundle } },
+                    { metadata: owned({ name: CA_SECRET, namespace }), type: "Opaque", stringData: { "ca.crt": caBundle } },
                     { parent: this },
                 ),
             ]);
@@ -248,7 +249,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
             {
                 apiVersion: "barmancloud.cnpg.io/v1",
                 kind: "ObjectStore",
-                metadata: { name: objectStoreName(cluster), namespace, labels: { "app.kubernetes.io/part-of": "backup-platform" } },
+                metadata: owned({ name: objectStoreName(cluster), namespace, labels: { "app.kubernetes.io/part-of": "backup-platform" } }),
                 spec: objectStoreSpec(t, retention),
             },
             { parent: this, dependsOn: [...deps] },
@@ -285,11 +286,11 @@ export class CnpgBackups extends pulumi.ComponentResource {
             {
                 apiVersion: "postgresql.cnpg.io/v1",
                 kind: "Cluster",
-                metadata: {
+                metadata: owned({
                     name: r.name,
                     namespace,
                     labels: { "app.kubernetes.io/part-of": "backup-platform", "backup.platform/recovered-from": r.from },
-                },
+                }),
                 spec: {
                     instances: r.instances,
                     ...image,

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type Config } from "../config";
 import { CHARTS, chartSource } from "./charts";
+import { chartTransforms } from "./ownership";
 
 export type DeschedulerSettings = Config["descheduler"];
 
@@ -68,7 +69,7 @@ export class Descheduler extends pulumi.ComponentResource {
                 values: deschedulerValues(args.settings),
                 skipAwait: args.skipAwait ?? false,
             },
-            { parent: this },
+            { parent: this, transforms: chartTransforms() },
         );
         this.registerOutputs({});
     }

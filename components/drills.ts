@@ -20,6 +20,7 @@ import {
 import { type BackupTarget } from "../stacks/targets";
 import { drillClusterSpec, objectStoreName, type BackupMethod } from "./cnpg";
 import { cronJobPolicy } from "./cron";
+import { owned } from "./ownership";
 
 /** CronJob of a database's scheduled drill (at most 52 characters: database names are at most 44 with drills). */
 export const drillCronJobName = (database: string): string => `${database}-drill`;
@@ -123,7 +124,11 @@ export class RestoreDrills extends pulumi.ComponentResource {
                     new k8s.core.v1.ConfigMap(
                         `${name}-${ns}-runner-code`,
                         {
-                            metadata: { name: RUNNER_CONFIGMAP, namespace: ns, labels: { "app.kubernetes.io/part-of": "backup-platform" } },
+                            metadata: owned({
+                                name: RUNNER_CONFIGMAP,
+                                namespace: ns,
+                                labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                            }),
                             data: code,
                         },
                         { parent: this },
@@ -144,7 +149,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
             new k8s.core.v1.ConfigMap(
                 `${name}-${db.name}-template`,
                 {
-                    metadata: { name: drillTemplateName(db.name), namespace: db.namespace, labels: labels(db.name) },
+                    metadata: owned({ name: drillTemplateName(db.name), namespace: db.namespace, labels: labels(db.name) }),
                     data: { "template.json": pulumi.jsonStringify(template) },
                 },
                 { parent: this, dependsOn: reader.dependsOn },
@@ -154,7 +159,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
 
         for (const db of scheduled) {
             const runner = drillRunnerName(db.name);
-            const meta = { name: runner, namespace: db.namespace, labels: labels(db.name) };
+            const meta = owned({ name: runner, namespace: db.namespace, labels: labels(db.name) });
             const sa = new k8s.core.v1.ServiceAccount(`${name}-${db.name}-runner`, { metadata: meta }, { parent: this });
             const role = new k8s.rbac.v1.Role(
                 `${name}-${db.name}-runner`,
@@ -175,7 +180,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
             new k8s.batch.v1.CronJob(
                 `${name}-${db.name}`,
                 {
-                    metadata: { name: cronJob, namespace: db.namespace, labels: labels(db.name) },
+                    metadata: owned({ name: cronJob, namespace: db.namespace, labels: labels(db.name) }),
                     spec: {
                         ...cronJobPolicy(args.schedule as string, 3600),
                         jobTemplate: {

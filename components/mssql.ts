@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type MssqlDatabase } from "../config";
 import { type BackupTarget } from "../stacks/targets";
 import { cronJobPolicy } from "./cron";
+import { owned } from "./ownership";
 
 /** Where SQL Server's images keep sqlcmd (mssql-tools18). */
 const SQLCMD = "/opt/mssql-tools18/bin/sqlcmd";
@@ -130,7 +131,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
         const scripts = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
             {
-                metadata: { name: `${jobName}-scripts`, namespace: db.namespace, labels },
+                metadata: owned({ name: `${jobName}-scripts`, namespace: db.namespace, labels }),
                 data: {
                     "backup.sh": jobScript("backup"),
                     "credential.sql": credentialSql(db),
@@ -188,7 +189,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
         new k8s.batch.v1.CronJob(
             `${name}-backup`,
             {
-                metadata: { name: jobName, namespace: db.namespace, labels },
+                metadata: owned({ name: jobName, namespace: db.namespace, labels }),
                 spec: {
                     ...cronJobPolicy(db.schedule),
                     jobTemplate: {
@@ -208,12 +209,12 @@ export class MssqlBackup extends pulumi.ComponentResource {
             new k8s.batch.v1.Job(
                 `${name}-restore`,
                 {
-                    metadata: {
+                    metadata: owned({
                         name: `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-restore`,
                         namespace: db.namespace,
                         labels: { ...labels, "app.kubernetes.io/name": "mssql-restore" },
                         ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
-                    },
+                    }),
                     spec: { backoffLimit: 0, template: { metadata: { labels }, spec: pod("restore") } },
                 },
                 { parent: this, dependsOn: [...t.dependsOn, scripts] },

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays, type Resources } from "../config";
 import { type OffsiteDestination, type ReplicationSource } from "../stacks/targets";
 import { cronJobPolicy } from "./cron";
+import { owned } from "./ownership";
 
 /** CronJob name in the off-site namespace (verify and the alert look it up). */
 export const OFFSITE_CRONJOB = "offsite-copy";
@@ -85,7 +86,7 @@ export class OffsiteCopy extends pulumi.ComponentResource {
             source.caBundle !== undefined
                 ? new k8s.core.v1.ConfigMap(
                       `${name}-ca`,
-                      { metadata: { name: CA_CONFIGMAP, namespace, labels }, data: { "ca.crt": source.caBundle } },
+                      { metadata: owned({ name: CA_CONFIGMAP, namespace, labels }), data: { "ca.crt": source.caBundle } },
                       { parent: this, dependsOn: inNamespace },
                   )
                 : undefined;
@@ -161,7 +162,7 @@ export class OffsiteCopy extends pulumi.ComponentResource {
         new k8s.batch.v1.CronJob(
             `${name}-copy`,
             {
-                metadata: { name: OFFSITE_CRONJOB, namespace, labels },
+                metadata: owned({ name: OFFSITE_CRONJOB, namespace, labels }),
                 spec: {
                     ...cronJobPolicy(args.schedule, 3600),
                     jobTemplate: {

@@ -6,6 +6,7 @@ import * as random from "@pulumi/random";
 import { type Resources, type VeleroScheduleConfig } from "../config";
 import { type BackupTarget } from "../stacks/targets";
 import { CHARTS, chartSource } from "./charts";
+import { chartTransforms } from "./ownership";
 
 export interface VeleroArgs {
     /** Where backups go and how Velero authenticates. */
@@ -154,7 +155,7 @@ export class Velero extends pulumi.ComponentResource {
                 values: veleroValues(args),
                 skipAwait: args.skipAwait ?? false,
             },
-            { parent: this, dependsOn },
+            { parent: this, dependsOn, transforms: chartTransforms() },
         );
         this.serviceAccount = `${args.namespace}/${args.serviceAccount}`;
         this.registerOutputs({ serviceAccount: this.serviceAccount });

@@ -10,6 +10,7 @@ import { createConsumerSecret, secretLayout } from "./credentials";
 import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "./layout";
 import { statefulOptions } from "./safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer, type ReplicationSource } from "./targets";
+import { owned } from "../components/ownership";
 
 /** RGW user id of a consumer's object user (the CephObjectStoreUser's name). */
 export const objectUserName = (consumer: Consumer): string => `backup-${consumer}`;
@@ -103,7 +104,7 @@ export class BaremetalStorage extends pulumi.ComponentResource {
             ? new k8s.storage.v1.StorageClass(
                   `${name}-buckets`,
                   {
-                      metadata: { name: bm.bucketStorageClass.name },
+                      metadata: owned({ name: bm.bucketStorageClass.name }),
                       provisioner: bm.bucketStorageClass.provisioner,
                       // Retain: deleting a claim must never delete a bucket full of backups.
                       reclaimPolicy: "Retain",
@@ -231,7 +232,7 @@ export class BaremetalStorage extends pulumi.ComponentResource {
             {
                 apiVersion: "ceph.rook.io/v1",
                 kind: "CephObjectStoreUser",
-                metadata: { name: uid, namespace: bm.objectStoreNamespace },
+                metadata: owned({ name: uid, namespace: bm.objectStoreNamespace }),
                 spec: {
                     store: bm.objectStore,
                     displayName,
@@ -273,11 +274,11 @@ export class BaremetalStorage extends pulumi.ComponentResource {
             {
                 apiVersion: "objectbucket.io/v1alpha1",
                 kind: "ObjectBucketClaim",
-                metadata: {
+                metadata: owned({
                     name: plan.name,
                     namespace: cfg.baremetal.objectStoreNamespace,
                     labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                },
+                }),
                 spec: {
                     bucketName: plan.name,
                     storageClassName: cfg.baremetal.bucketStorageClass.name,

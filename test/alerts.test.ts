@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
-import { crdValidator, render, type Raw, type Rendered } from "./harness";
+import { crdValidator, owned, render, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;
 const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
@@ -29,9 +29,17 @@ describe("backup alerts", () => {
     });
 
     it("emits one PrometheusRule in monitoring for release prometheus, valid against the operator's CRD", () => {
-        for (const r of [bm, aws]) {
+        for (const [stack, r] of [
+            ["baremetal", bm],
+            ["aws", aws],
+        ] as const) {
             const pr = r.get(RULE, "backup-alerts-rules").inputs;
-            assert.deepStrictEqual(pr.metadata, { name: "backup-alerts", namespace: "monitoring", labels: { release: "prometheus" } });
+            assert.deepStrictEqual(pr.metadata, {
+                name: "backup-alerts",
+                namespace: "monitoring",
+                labels: { release: "prometheus" },
+                annotations: owned(stack),
+            });
             assert.ok(validate(pr), JSON.stringify(validate.errors));
         }
     });

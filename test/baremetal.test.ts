@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { clone, render, type Raw, type Rendered } from "./harness";
+import { clone, owned, render, type Raw, type Rendered } from "./harness";
 
 const T = {
     user: "kubernetes:ceph.rook.io/v1:CephObjectStoreUser",
@@ -28,7 +28,7 @@ describe("baremetal stack", () => {
     it("creates one object user per consumer, without admin capabilities, keyed from a program-owned Secret", () => {
         for (const consumer of ["velero", "cnpg", "mssql"]) {
             const user = r.get(T.user, `backup-${consumer}-user`);
-            assert.deepStrictEqual(meta(user), { name: `backup-${consumer}`, namespace: "rook-ceph" });
+            assert.deepStrictEqual(meta(user), { name: `backup-${consumer}`, namespace: "rook-ceph", annotations: owned("baremetal") });
             const s = spec(user);
             assert.strictEqual(s.store, "ceph-objectstore");
             assert.strictEqual(s.capabilities, undefined, "a backup writer needs no admin capabilities");

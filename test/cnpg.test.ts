@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { type ValidateFunction } from "ajv";
-import { crdValidator, render, type Raw, type Rendered } from "./harness";
+import { crdValidator, owned, render, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;
 const T = {
@@ -132,6 +132,7 @@ describe("cnpg backups", () => {
             name: "grafana-postgres-backup",
             namespace: "monitoring",
             labels: { "app.kubernetes.io/part-of": "backup-platform" },
+            annotations: owned("baremetal"),
         });
         assert.deepStrictEqual(store.inputs.spec, {
             retentionPolicy: "30d",

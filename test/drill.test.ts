@@ -23,7 +23,7 @@ import { drillTarget, parseArgs, UsageError } from "../scripts/drill";
 import { type KubeObject } from "../scripts/kube";
 import { drillScenarios, sourceCluster, template, DATABASE, SOURCE_IMAGE } from "./drill-scenarios";
 import { FakeKube } from "./fakekube";
-import { crdValidator, render, stackConfig, type Raw, type Rendered } from "./harness";
+import { crdValidator, owned, render, stackConfig, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;
 const T = {
@@ -349,6 +349,7 @@ describe("restore drill resources", () => {
             name: "esb-postgres-drill",
             namespace: "rciis-prod",
             labels: { "app.kubernetes.io/part-of": "backup-platform", "backup.platform/drill-of": "esb-postgres" },
+            annotations: owned("baremetal"),
         });
         const spec = cj.inputs.spec as Obj;
         assert.deepStrictEqual([spec.schedule, spec.concurrencyPolicy], ["0 5 * * 0", "Forbid"]);

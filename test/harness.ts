@@ -49,6 +49,9 @@ export async function render(stack: string, edit: (raw: Raw) => void = () => und
     };
 }
 
+/** The field manager annotation every object the stack owns carries (components/ownership.ts). */
+export const owned = (stack: string): Record<string, string> => ({ "pulumi.com/patchFieldManager": `backup-platform-${stack}` });
+
 /** Deep clone, for editing nested config without touching the original. */
 export const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { assertSqlServerSafe } from "../stacks/credentials";
-import { render, type Raw, type Rendered } from "./harness";
+import { owned, render, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;
 const CRON = "kubernetes:batch/v1:CronJob";
@@ -47,6 +47,7 @@ describe("sql server backups", () => {
                 "app.kubernetes.io/part-of": "backup-platform",
                 "backup.platform/database": "RCIIS",
             },
+            annotations: owned("baremetal"),
         });
         const s = c.spec;
         assert.deepStrictEqual(

@@ -6,7 +6,7 @@ import { copyScript } from "../components/offsite";
 import { parseConfig } from "../config";
 import { evaluate, type Row, type Snapshot } from "../scripts/checks";
 import { type KubeObject } from "../scripts/kube";
-import { clone, crdValidator, list, render, stackConfig, statements, type Raw, type Rendered, type Statement } from "./harness";
+import { clone, crdValidator, list, owned, render, stackConfig, statements, type Raw, type Rendered, type Statement } from "./harness";
 
 type Obj = Record<string, unknown>;
 const T = {
@@ -109,7 +109,11 @@ describe("off-site copy, bare metal", () => {
 
     it("creates a read-only replicator object user: no capabilities, program-owned keys, retained", () => {
         const user = r.get(T.user, "backup-replicator-user");
-        assert.deepStrictEqual(user.inputs.metadata, { name: "backup-replicator", namespace: "rook-ceph" });
+        assert.deepStrictEqual(user.inputs.metadata, {
+            name: "backup-replicator",
+            namespace: "rook-ceph",
+            annotations: owned("baremetal"),
+        });
         const spec = user.inputs.spec as Obj;
         assert.strictEqual(spec.capabilities, undefined, "reading buckets needs no admin API");
         assert.deepStrictEqual(spec.keys, [
@@ -161,6 +165,7 @@ describe("off-site copy, bare metal", () => {
             name: "offsite-copy",
             namespace: "backup-offsite",
             labels: { "app.kubernetes.io/name": "offsite-copy", "app.kubernetes.io/part-of": "backup-platform" },
+            annotations: owned("baremetal"),
         });
         const spec = cj.inputs.spec as Obj;
         assert.deepStrictEqual([spec.schedule, spec.timeZone, spec.concurrencyPolicy], ["0 6 * * *", "Etc/UTC", "Forbid"]);
@@ -226,7 +231,7 @@ describe("off-site copy, bare metal", () => {
             capabilities: { drop: ["ALL"] },
         });
         assert.deepStrictEqual(c.resources.limits, { cpu: "1", memory: "512Mi" });
-        assert.deepStrictEqual(r.get(T.ns, "backup-offsite").inputs.metadata, { name: "backup-offsite" });
+        assert.deepStrictEqual(r.get(T.ns, "backup-offsite").inputs.metadata, { name: "backup-offsite", annotations: owned("baremetal") });
     });
 
     it("creates the AWS bucket with every guard rail, through an explicit provider for that account and region", async () => {

@@ -60,6 +60,11 @@ const urnKey = (urn: string) => {
     return `${(parts[2] ?? "").split("$").pop() ?? ""}::${parts[3] ?? ""}`;
 };
 
+/** Every fileblob metadata sidecar under a file:// backend's directory. */
+function sidecars(dir: string): string[] {
+    return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".attrs")).sort();
+}
+
 async function get(k: Kube, group: string, version: string, plural: string, ns: string | undefined, name: string): Promise<KubeObject> {
     const obj = await k.get(apiPath(group, version, plural, ns, name));
     assert.ok(obj, `${plural} ${ns ?? ""}/${name} not found`);
@@ -92,6 +97,9 @@ describe("pulumi up --stack baremetal against a local API server", function () {
         assert.ok(child.pid);
         process.kill(-child.pid, "SIGKILL");
         await new Promise((r) => child.on("exit", r));
+        // The backend writes no metadata sidecars, the one state file a kill could leave empty (README
+        // "A killed pulumi up"); the checkpoint itself is replaced by rename, never rewritten in place.
+        assert.deepStrictEqual(sidecars(path.join(ws.dir, "state")), [], "metadata=skip: no .attrs sidecars");
         // A killed update leaves the stack locked: cancel releases it, as an operator would.
         ws.pulumi(["cancel", "--yes", "--stack", "baremetal"], { allowFailure: true });
         const remaining = ws.previewSteps();
@@ -143,6 +151,33 @@ describe("pulumi up --stack baremetal against a local API server", function () {
         assert.strictEqual((cron.spec as Obj).schedule, "0 3 * * *");
         const rule = await get(k, "monitoring.coreos.com", "v1", "prometheusrules", "monitoring", "backup-alerts");
         assert.ok(((rule.spec as { groups: { rules: Obj[] }[] }).groups[0].rules.length ?? 0) >= 7);
+    });
+
+    it("applies every object it owns as one field manager per stack, chart objects included; key Secrets excepted", async () => {
+        const managers = (o: KubeObject) => ((o.metadata as Obj).managedFields as { manager: string }[]).map((m) => m.manager);
+        const owned: [string, string, string, string | undefined, string][] = [
+            ["ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", "backup-velero"],
+            ["objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "cnpg-backups"],
+            ["storage.k8s.io", "v1", "storageclasses", undefined, "backup-buckets"],
+            ["barmancloud.cnpg.io", "v1", "objectstores", "keycloak", "keycloak-pg-backup"],
+            ["postgresql.cnpg.io", "v1", "scheduledbackups", "rciis-prod", "esb-postgres-base-backup"],
+            ["batch", "v1", "cronjobs", "rciis-prod", "rciis-mssql-backup"],
+            ["monitoring.coreos.com", "v1", "prometheusrules", "monitoring", "backup-alerts"],
+            ["", "v1", "namespaces", undefined, "velero"],
+            // Rendered by the charts: reached through the chart's transform.
+            ["", "v1", "configmaps", "velero", "velero-received-values"],
+            ["apps", "v1", "deployments", "kube-system", "descheduler"],
+        ];
+        for (const [group, version, plural, ns, name] of owned) {
+            const obj = await get(k, group, version, plural, ns, name);
+            assert.deepStrictEqual(managers(obj), ["backup-platform-baremetal"], `${plural} ${ns ?? ""}/${name}`);
+        }
+        // A new stack must meet these as a conflict, not take them over: the provider's per-object name stays.
+        for (const c of ["velero", "cnpg", "mssql"]) {
+            const secret = await get(k, "", "v1", "secrets", "rook-ceph", `backup-${c}-s3-keys`);
+            const names = managers(secret);
+            assert.ok(names.length > 0 && names.every((m) => /^pulumi-kubernetes-[0-9a-f]{8}$/.test(m)), names.join());
+        }
     });
 
     it("patches the application teams' Clusters without touching their fields", async () => {

@@ -1,0 +1,46 @@
+// Who owns the fields of the Kubernetes objects this stack applies (server-side apply).
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+
+/** The annotation the Kubernetes provider reads for an object's server-side-apply field manager. */
+export const FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager";
+
+/**
+ * The field manager of every object this stack owns: `<project>-<stack>`, the same on every run.
+ *
+ * The provider's default is a random name chosen at an object's first Check and kept in the state. An `up` killed while
+ * an object was being created leaves that object in the cluster but not in the state; the next `up` adopts it under a new
+ * random name, both names then co-own every field, and the first later change to it fails as a server-side-apply
+ * conflict (the real-engine kill test met this on an ObjectStore). A stable name makes the next run the same owner.
+ *
+ * The retained key Secrets deliberately keep the random default: a new stack must not take over the key material of a
+ * lost one (README "Re-adopt retained key material").
+ */
+export function stackFieldManager(): string {
+    return `${pulumi.getProject()}-${pulumi.getStack()}`;
+}
+
+type Annotations = Record<string, pulumi.Input<string>>;
+
+/** `metadata` with this stack's field manager annotation added. */
+export function owned<T extends { [key: string]: unknown; annotations?: Annotations }>(metadata: T): T & { annotations: Annotations } {
+    return { ...metadata, annotations: { ...metadata.annotations, [FIELD_MANAGER_ANNOTATION]: stackFieldManager() } };
+}
+
+/**
+ * The same annotation on the objects a Helm chart renders: they are registered by the provider, not by this program,
+ * so only a transform reaches them. The chart component itself and anything not from the Kubernetes provider pass.
+ */
+export const ownChartObjects: pulumi.ResourceTransform = ({ custom, type, props, opts }) => {
+    if (!custom || !type.startsWith("kubernetes:")) return undefined;
+    const metadata = (props.metadata ?? {}) as { [key: string]: unknown; annotations?: Annotations };
+    return { props: { ...props, metadata: owned(metadata) }, opts };
+};
+
+/**
+ * The transforms to give a Helm chart: `[ownChartObjects]` under the engine. Transforms run as engine callbacks, which
+ * Pulumi's mock runtime (render, unit tests) cannot serve: a chart given one there never registers at all.
+ */
+export function chartTransforms(): pulumi.ResourceTransform[] {
+    return pulumi.runtime.getMonitor() instanceof MockMonitor ? [] : [ownChartObjects];
+}
