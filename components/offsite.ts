@@ -67,7 +67,7 @@ export class OffsiteCopy extends pulumi.ComponentResource {
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
-                metadata: { name: OFFSITE_SECRET, namespace, labels },
+                metadata: owned({ name: OFFSITE_SECRET, namespace, labels }),
                 type: "Opaque",
                 stringData: {
                     SRC_ACCESS_KEY_ID: pulumi.secret(source.accessKeyId),

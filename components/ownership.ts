@@ -13,8 +13,9 @@ export const FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager";
  * random name, both names then co-own every field, and the first later change to it fails as a server-side-apply
  * conflict (the real-engine kill test met this on an ObjectStore). A stable name makes the next run the same owner.
  *
- * The retained key Secrets deliberately keep the random default: a new stack must not take over the key material of a
- * lost one (README "Re-adopt retained key material").
+ * So a stack re-created under the same name (a lost state file) adopts what the old one left, and regenerated object-user
+ * keys replace the retained ones (Rook applies them; the buckets are untouched). One Secret keeps the provider's random
+ * default: Velero's repository password, which must never be replaced under an existing kopia repository.
  */
 export function stackFieldManager(): string {
     return `${pulumi.getProject()}-${pulumi.getStack()}`;

@@ -138,6 +138,8 @@ export class Velero extends pulumi.ComponentResource {
                 new k8s.core.v1.Secret(
                     `${name}-repo-credentials`,
                     {
+                        // The provider's own random field manager, not the stack's (components/ownership.ts): a new
+                        // password over an existing kopia repository would make every file-system backup unreadable.
                         metadata: { name: REPO_CREDENTIALS_SECRET, namespace: args.namespace },
                         type: "Opaque",
                         stringData: { "repository-password": password.result },

@@ -22,8 +22,8 @@ function stats(v: number[]): string {
 }
 
 /**
- * Destroys for real, the documented way: opt out of retention, apply, destroy. Without it the next
- * cycle's new keys would meet the retained key Secrets (an SSA conflict, by design).
+ * Destroys for real, the documented way: opt out of retention, apply, destroy, so every cycle's first
+ * `up` creates everything instead of adopting what the previous cycle retained.
  */
 function reallyDestroy(ws: Workspace, overrides: Record<string, unknown>): void {
     ws.setConfig({ ...overrides, "backup:dataSafety": { retainOnDelete: false } });

@@ -217,11 +217,11 @@ export class BaremetalStorage extends pulumi.ComponentResource {
         const keySecret = new k8s.core.v1.Secret(
             `${id}-keys`,
             {
-                metadata: {
+                metadata: owned({
                     name: `${uid}-s3-keys`,
                     namespace: bm.objectStoreNamespace,
                     labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                },
+                }),
                 type: "Opaque",
                 stringData: { "access-key": accessKey.result, "secret-key": secretKey.result },
             },

@@ -3,6 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type Consumer, type SecretCredentials } from "./targets";
+import { owned } from "../components/ownership";
 
 export const veleroSecretName = "velero-s3-credentials";
 export const cnpgSecretName = "cnpg-s3-credentials";
@@ -73,7 +74,7 @@ export function createConsumerSecret(
     return new k8s.core.v1.Secret(
         id,
         {
-            metadata: {
+            metadata: owned({
                 name: layout.secretName,
                 namespace,
                 labels: {
@@ -81,7 +82,7 @@ export function createConsumerSecret(
                     "app.kubernetes.io/part-of": "backup-platform",
                     "backup.platform/consumer": consumer,
                 },
-            },
+            }),
             type: "Opaque",
             stringData,
         },

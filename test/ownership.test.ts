@@ -1,5 +1,5 @@
-// Who owns the fields of what the stack applies: one stable server-side-apply field manager per stack, except on the
-// Secrets that carry generated key material (a new stack must conflict with them, not take them over).
+// Who owns the fields of what the stack applies: one stable server-side-apply field manager per stack, except on
+// Velero's repository password (a re-created stack must conflict with it, never replace it).
 import * as assert from "assert";
 import { FIELD_MANAGER_ANNOTATION, ownChartObjects, stackFieldManager } from "../components/ownership";
 import { owned, render, type Raw, type Rendered } from "./harness";
@@ -9,6 +9,7 @@ type Obj = Record<string, unknown>;
 /** Every optional part on: drills, the off-site copy, a recovery cluster, a SQL Server restore Job. */
 const everything = (raw: Raw) => {
     raw.drills = { enabled: true, schedule: "0 5 * * 0" };
+    raw.velero = { ...(raw.velero as Raw), nodeAgent: true };
     raw.cnpg = {
         recoveries: [{ from: "esb-postgres", name: "esb-postgres-recovered", imageCatalog: { name: "postgresql-17", major: 17 } }],
     };
@@ -19,25 +20,27 @@ const annotations = (r: Rendered["resources"][number]) => ((r.inputs.metadata as
 const kubernetes = (r: Rendered) => r.resources.filter((x) => x.type.startsWith("kubernetes:") && !x.type.startsWith("kubernetes:helm"));
 /** Patches of the application teams' Clusters have their own manager (only the backup fields are ours). */
 const isPatch = (type: string) => type.endsWith("Patch");
-/** CA bundles are public; every other Secret holds generated keys or passwords. */
-const carriesKeys = (x: { type: string; inputs: Obj }) =>
-    x.type === "kubernetes:core/v1:Secret" && !Object.keys(x.inputs.stringData ?? {}).includes("ca.crt");
+/** Velero's kopia repository password: never replaced by another stack's, so it keeps the provider's own manager. */
+const isRepoPassword = (x: { type: string; name: string }) =>
+    x.type === "kubernetes:core/v1:Secret" && x.name === "velero-repo-credentials";
 
 describe("field ownership (server-side apply)", () => {
     for (const [stack, edit] of [
         ["baremetal", (raw: Raw) => (everything(raw), (raw.offsite = { enabled: true, aws: { region: "eu-west-1", bucket: "rciis-dr" } }))],
         ["aws", everything],
     ] as const) {
-        it(`${stack}: every object the stack owns names the stack's field manager; key material keeps the provider's own`, async () => {
+        it(`${stack}: every object the stack owns names the stack's field manager; Velero's repository password excepted`, async () => {
             const r = await render(stack, edit);
             const objects = kubernetes(r).filter((x) => !isPatch(x.type));
-            const [secrets, rest] = [objects.filter(carriesKeys), objects.filter((x) => !carriesKeys(x))];
+            const [repo, rest] = [objects.filter(isRepoPassword), objects.filter((x) => !isRepoPassword(x))];
             assert.ok(rest.length >= 20, `only ${rest.length} owned objects rendered`);
             for (const x of rest) {
                 assert.strictEqual(annotations(x)[FIELD_MANAGER_ANNOTATION], owned(stack)[FIELD_MANAGER_ANNOTATION], `${x.type} ${x.name}`);
             }
-            assert.ok(secrets.length >= (stack === "baremetal" ? 6 : 1), `only ${secrets.length} key Secrets rendered`);
-            for (const x of secrets) assert.strictEqual(annotations(x)[FIELD_MANAGER_ANNOTATION], undefined, `${x.type} ${x.name}`);
+            // Key material included: a re-created stack of the same name replaces regenerated keys instead of stopping.
+            assert.ok(rest.filter((x) => x.type === "kubernetes:core/v1:Secret").length >= (stack === "baremetal" ? 6 : 1));
+            assert.strictEqual(repo.length, 1, "nodeAgent renders the repository password Secret");
+            assert.strictEqual(annotations(repo[0])[FIELD_MANAGER_ANNOTATION], undefined);
             for (const x of kubernetes(r).filter((y) => isPatch(y.type))) {
                 assert.strictEqual(annotations(x)[FIELD_MANAGER_ANNOTATION], "backup-platform", `${x.type} ${x.name}`);
             }

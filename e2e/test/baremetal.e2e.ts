@@ -172,12 +172,13 @@ describe("pulumi up --stack baremetal against a local API server", function () {
             const obj = await get(k, group, version, plural, ns, name);
             assert.deepStrictEqual(managers(obj), ["backup-platform-baremetal"], `${plural} ${ns ?? ""}/${name}`);
         }
-        // A new stack must meet these as a conflict, not take them over: the provider's per-object name stays.
+        // Key material too: after a killed up regenerates keys, the next run replaces them instead of conflicting.
         for (const c of ["velero", "cnpg", "mssql"]) {
             const secret = await get(k, "", "v1", "secrets", "rook-ceph", `backup-${c}-s3-keys`);
-            const names = managers(secret);
-            assert.ok(names.length > 0 && names.every((m) => /^pulumi-kubernetes-[0-9a-f]{8}$/.test(m)), names.join());
+            assert.deepStrictEqual(managers(secret), ["backup-platform-baremetal"], `backup-${c}-s3-keys`);
         }
+        const consumer = await get(k, "", "v1", "secrets", "velero", "velero-s3-credentials");
+        assert.deepStrictEqual(managers(consumer), ["backup-platform-baremetal"]);
     });
 
     it("patches the application teams' Clusters without touching their fields", async () => {
@@ -310,5 +311,26 @@ describe("pulumi up --stack baremetal against a local API server", function () {
         const cluster = await get(k, "postgresql.cnpg.io", "v1", "clusters", "rciis-prod", "esb-postgres");
         assert.strictEqual((cluster.spec as Obj).plugins, undefined);
         assert.strictEqual((cluster.spec as Obj).instances, 1);
+    });
+
+    it("a stack re-created under the same name adopts what was retained and replaces the keys it regenerated", async () => {
+        const before = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-s3-keys")).data as Record<string, string>;
+        const obc = await get(k, "objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "cnpg-backups");
+        // A lost state file: a new workspace, a new backend, the same stack name.
+        const again = new Workspace("baremetal", shared.env, shared.kubeconfig);
+        try {
+            again.init(localOverrides());
+            again.up();
+            assert.deepStrictEqual(again.previewSteps(), [], "the re-created stack converged");
+            const after = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-s3-keys")).data as Record<string, string>;
+            assert.notDeepStrictEqual(after, before, "new keys replaced the retained ones");
+            const consumer = (await get(k, "", "v1", "secrets", "rciis-prod", "cnpg-s3-credentials")).data as Record<string, string>;
+            assert.deepStrictEqual([consumer.ACCESS_KEY_ID, consumer.ACCESS_SECRET_KEY], [after["access-key"], after["secret-key"]]);
+            // The bucket claim is the same object, adopted, not re-created.
+            const adopted = await get(k, "objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "cnpg-backups");
+            assert.strictEqual((adopted.metadata as Obj).uid, (obc.metadata as Obj).uid);
+        } finally {
+            if (process.env.E2E_KEEP !== "1") again.remove();
+        }
     });
 });
