@@ -810,6 +810,16 @@ export function loadConfig(): Config {
     return parseConfigMap(pulumi.runtime.allConfig());
 }
 
+/** loadConfig for the program: a config error surfaces as one clear message, without a stack trace. */
+export function programConfig(): Config {
+    try {
+        return loadConfig();
+    } catch (err) {
+        if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+        throw err;
+    }
+}
+
 /** Days a retention string covers, rounding months up to 31 days so derived expiries never fall short. */
 export function retentionDays(value: string): number {
     const n = Number(value.slice(0, -1));

@@ -1,7 +1,7 @@
 // Wiring: config -> platform (stacks/) -> backup targets -> components -> outputs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, type BaremetalConfig, type Config } from "./config";
+import { programConfig, type BaremetalConfig, type Config } from "./config";
 import { BackupAlerts, type ScheduledJob } from "./components/alerts";
 import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
@@ -12,6 +12,7 @@ import { Velero } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
 import { owned } from "./components/ownership";
+import { providers as defaultProviders, type Providers } from "./providers";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -52,26 +53,35 @@ function existingDestination(cfg: BaremetalConfig): OffsiteDestination {
 async function offsiteCopy(
     cfg: BaremetalConfig,
     source: ReplicationSource,
+    p: Providers,
 ): Promise<{ job: ScheduledJob; outputs: Record<string, unknown> }> {
-    const ns = new k8s.core.v1.Namespace("backup-offsite", { metadata: owned({ name: cfg.offsite.namespace }) });
+    const ns = new k8s.core.v1.Namespace(
+        "backup-offsite",
+        { metadata: owned({ name: cfg.offsite.namespace }) },
+        { provider: p.kubernetes },
+    );
     let destination: OffsiteDestination;
     if (cfg.offsite.aws !== undefined) {
         // Loaded only when used: @pulumi/aws is large.
         const { AwsOffsiteBucket } = await import("./stacks/offsite");
-        destination = new AwsOffsiteBucket("offsite", { config: cfg }).destination;
+        destination = new AwsOffsiteBucket("offsite", { config: cfg }, { providers: [p.kubernetes, p.random] }).destination;
     } else {
         destination = existingDestination(cfg);
     }
-    const copy = new OffsiteCopy("offsite", {
-        source,
-        destination,
-        namespace: cfg.offsite.namespace,
-        namespaceResource: ns,
-        schedule: cfg.offsite.schedule,
-        bandwidthLimit: cfg.offsite.bandwidthLimit,
-        image: cfg.offsite.image,
-        resources: cfg.offsite.resources,
-    });
+    const copy = new OffsiteCopy(
+        "offsite",
+        {
+            source,
+            destination,
+            namespace: cfg.offsite.namespace,
+            namespaceResource: ns,
+            schedule: cfg.offsite.schedule,
+            bandwidthLimit: cfg.offsite.bandwidthLimit,
+            image: cfg.offsite.image,
+            resources: cfg.offsite.resources,
+        },
+        { providers: [p.kubernetes, p.random] },
+    );
     const [namespace, cronJob] = copy.cronJob.split("/");
     return {
         job: { namespace, cronJob, schedule: cfg.offsite.schedule },
@@ -89,10 +99,12 @@ async function offsiteCopy(
 }
 
 /** Builds the whole stack from validated config; returns the stack outputs. */
-export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
+export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
+    // Every component passes these on to its children.
+    const use: pulumi.ComponentResourceOptions = { providers: [p.kubernetes, p.random] };
     // Velero's namespace belongs to this program (as Flux's createNamespace did in the seeds); the
     // application and storage namespaces already exist and belong to others.
-    const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: owned({ name: cfg.velero.namespace }) });
+    const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: owned({ name: cfg.velero.namespace }) }, { provider: p.kubernetes });
     const namespaces = { [cfg.velero.namespace]: veleroNs };
 
     let targets: BackupTargets;
@@ -101,88 +113,108 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
     if (cfg.platform === "aws") {
         // Loaded only for this platform: @pulumi/aws is large and the bare-metal stack never needs it.
         const { AwsStorage } = await import("./stacks/aws");
-        const storage = new AwsStorage("backup", { config: cfg });
+        const storage = new AwsStorage("backup", { config: cfg }, use);
         targets = storage.targets;
         platformOutputs = { buckets: storage.buckets, kmsKeyArn: storage.kmsKeyArn };
         // The off-site copy on AWS is S3 replication, set up next to the buckets; watched by CloudWatch alarms.
         if (storage.replicas) platformOutputs.offsite = { kind: "s3-replication", replicas: storage.replicas };
     } else {
         const { BaremetalStorage } = await import("./stacks/baremetal");
-        const storage = new BaremetalStorage("backup", { config: cfg, namespaces });
+        const storage = new BaremetalStorage("backup", { config: cfg, namespaces }, use);
         targets = storage.targets;
         platformOutputs = { buckets: storage.buckets, objectUsers: storage.objectUsers };
         if (storage.replicationSource) {
-            const copy = await offsiteCopy(cfg, storage.replicationSource);
+            const copy = await offsiteCopy(cfg, storage.replicationSource, p);
             offsiteJobs.push(copy.job);
             platformOutputs.offsite = copy.outputs;
         }
     }
 
     // From here on nothing knows which platform it runs on: components see only targets and config.
-    const velero = new Velero("velero", {
-        target: targets.velero,
-        namespace: cfg.velero.namespace,
-        namespaceResource: veleroNs,
-        serviceAccount: cfg.velero.serviceAccount,
-        ha: cfg.ha,
-        schedules: cfg.velero.schedules,
-        defaultNamespaces: cfg.namespaces,
-        resources: cfg.velero.resources,
-        pluginImage: cfg.velero.pluginImage,
-        nodeAgent: cfg.velero.nodeAgent,
-        snapshotMoveData: cfg.velero.snapshotMoveData,
-        chartPath: cfg.charts.velero?.path,
-        skipAwait: cfg.skipAwait,
-        statefulOptions: statefulOptions(cfg, {}),
-    });
+    const velero = new Velero(
+        "velero",
+        {
+            target: targets.velero,
+            namespace: cfg.velero.namespace,
+            namespaceResource: veleroNs,
+            serviceAccount: cfg.velero.serviceAccount,
+            ha: cfg.ha,
+            schedules: cfg.velero.schedules,
+            defaultNamespaces: cfg.namespaces,
+            resources: cfg.velero.resources,
+            pluginImage: cfg.velero.pluginImage,
+            nodeAgent: cfg.velero.nodeAgent,
+            snapshotMoveData: cfg.velero.snapshotMoveData,
+            chartPath: cfg.charts.velero?.path,
+            skipAwait: cfg.skipAwait,
+            statefulOptions: statefulOptions(cfg, {}),
+        },
+        use,
+    );
     if (cfg.descheduler.enabled) {
-        new Descheduler("descheduler", { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait });
+        new Descheduler(
+            "descheduler",
+            { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait },
+            use,
+        );
     }
 
-    const cnpg = new CnpgBackups("cnpg", {
-        clusters: cfg.postgres,
-        recoveries: cfg.cnpg.recoveries,
-        targets: targets.postgres,
-        method: cfg.cnpg.method,
-        retention: cfg.retention,
-        schedule: cfg.cnpg.schedule,
-        statefulOptions: statefulOptions(cfg, {}),
-    });
+    const cnpg = new CnpgBackups(
+        "cnpg",
+        {
+            clusters: cfg.postgres,
+            recoveries: cfg.cnpg.recoveries,
+            targets: targets.postgres,
+            method: cfg.cnpg.method,
+            retention: cfg.retention,
+            schedule: cfg.cnpg.schedule,
+            statefulOptions: statefulOptions(cfg, {}),
+        },
+        use,
+    );
     const mssql: Record<string, unknown> = {};
     const mssqlJobs: { namespace: string; cronJob: string; schedule: string }[] = [];
     for (const db of cfg.mssql) {
         const key = mssqlKey(db);
         const target = targets.mssql[key];
-        const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait });
+        const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait }, use);
         mssql[key] = { ...describeTarget(target), cronJob: job.cronJob };
         mssqlJobs.push({ namespace: db.namespace, cronJob: job.cronJob.split("/")[1], schedule: db.schedule });
     }
     const drills = cfg.drills.enabled
-        ? new RestoreDrills("drills", {
-              databases: cfg.postgres,
-              readers: targets.drills ?? {},
-              method: cfg.cnpg.method,
-              schedule: cfg.drills.schedule,
-              scheduled: cfg.drills.databases,
-              timeoutMinutes: cfg.drills.timeoutMinutes,
-              image: cfg.drills.image,
-              checkImage: cfg.drills.checkImage,
-              resources: cfg.drills.resources,
-          })
+        ? new RestoreDrills(
+              "drills",
+              {
+                  databases: cfg.postgres,
+                  readers: targets.drills ?? {},
+                  method: cfg.cnpg.method,
+                  schedule: cfg.drills.schedule,
+                  scheduled: cfg.drills.databases,
+                  timeoutMinutes: cfg.drills.timeoutMinutes,
+                  image: cfg.drills.image,
+                  checkImage: cfg.drills.checkImage,
+                  resources: cfg.drills.resources,
+              },
+              use,
+          )
         : undefined;
     const alerts = cfg.alerts.enabled
-        ? new BackupAlerts("backup-alerts", {
-              namespace: cfg.alerts.namespace,
-              labels: cfg.alerts.labels,
-              runbookBaseUrl: cfg.alerts.runbookBaseUrl,
-              graceHours: cfg.alerts.graceHours,
-              veleroNamespace: cfg.velero.namespace,
-              veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
-              cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
-              mssqlJobs,
-              offsiteJobs,
-              drillJobs: drills?.cronJobs ?? [],
-          })
+        ? new BackupAlerts(
+              "backup-alerts",
+              {
+                  namespace: cfg.alerts.namespace,
+                  labels: cfg.alerts.labels,
+                  runbookBaseUrl: cfg.alerts.runbookBaseUrl,
+                  graceHours: cfg.alerts.graceHours,
+                  veleroNamespace: cfg.velero.namespace,
+                  veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
+                  cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
+                  mssqlJobs,
+                  offsiteJobs,
+                  drillJobs: drills?.cronJobs ?? [],
+              },
+              use,
+          )
         : undefined;
 
     return {
@@ -198,14 +230,11 @@ export async function deploy(cfg: Config): Promise<Record<string, unknown>> {
     };
 }
 
-/** The Pulumi program: config errors surface as one clear message, without a stack trace. */
+/**
+ * The Pulumi program as tests and `npm run render` run it: config first (nothing is registered for a bad one), then the
+ * providers, then everything else. index.ts does the same in an order that loads less before the providers start.
+ */
 export async function main(): Promise<Record<string, unknown>> {
-    let cfg: Config;
-    try {
-        cfg = loadConfig();
-    } catch (err) {
-        if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
-        throw err;
-    }
-    return deploy(cfg);
+    const cfg = programConfig();
+    return deploy(cfg, defaultProviders());
 }

@@ -9,7 +9,7 @@ export interface Recorded {
     /** Parent's "type::name", or undefined for top-level resources. */
     parent?: string;
     inputs: Record<string, unknown>;
-    options: { protect?: true; retainOnDelete?: true; dependsOn?: string[]; additionalSecretOutputs?: string[] };
+    options: { protect?: true; retainOnDelete?: true; dependsOn?: string[]; additionalSecretOutputs?: string[]; provider?: string };
 }
 
 const SIG = "4dabf18193072939515e22adb298388d";
@@ -137,6 +137,9 @@ export async function record(program: () => Promise<Record<string, unknown>>, op
         if (deps.length > 0) options.dependsOn = deps;
         const secretOutputs = req.getAdditionalsecretoutputsList();
         if (secretOutputs.length > 0) options.additionalSecretOutputs = secretOutputs;
+        // A reference is "<provider URN>::<id>"; which provider (and so which cluster or account) a resource goes to.
+        const provider = req.getProvider();
+        if (provider) options.provider = shortUrn(provider);
         resources.push({
             type: req.getType(),
             name: req.getName(),
@@ -175,6 +178,7 @@ interface RegisterRequest {
     getRetainondelete(): boolean;
     getDependenciesList(): string[];
     getAdditionalsecretoutputsList(): string[];
+    getProvider(): string;
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 
