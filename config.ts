@@ -1,6 +1,7 @@
 // The only place that reads Pulumi configuration. Everything is validated here, once, before any
 // resource is registered; downstream code receives the typed `Config` and never reads config itself.
 import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 
 /** Config namespace: keys are written `backup:<key>` in Pulumi.<stack>.yaml. */
@@ -535,6 +536,11 @@ const common = {
     charts: z.strictObject({ velero: chartSource.optional(), descheduler: chartSource.optional() }).prefault({}),
     /** Do not wait for workloads to become ready (local API servers without kubelets). Default false. */
     skipAwait: z.boolean().default(false),
+    /**
+     * Secret. Velero's kopia repository password to keep, for a stack re-created over an existing repository or a
+     * Velero that already has one. Needs velero.nodeAgent. Default: none (generated once, by the program).
+     */
+    veleroRepositoryPassword: z.string().min(1, "must not be empty").optional(),
 };
 
 const platforms = z.discriminatedUnion("platform", [
@@ -680,6 +686,13 @@ const schema = platforms.superRefine((cfg, ctx) => {
                 "cannot be combined with backup:descheduler.podProtections (the descheduler rejects both); express the flags as podProtections",
         });
     }
+    if (cfg.veleroRepositoryPassword !== undefined && !cfg.velero.nodeAgent) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["veleroRepositoryPassword"],
+            message: "needs backup:velero.nodeAgent: true (only the node agent's repository uses it)",
+        });
+    }
     if (cfg.velero.snapshotMoveData && !cfg.velero.nodeAgent) {
         ctx.addIssue({
             code: "custom",
@@ -793,21 +806,42 @@ function decode(value: string): unknown {
     }
 }
 
-/** Validates a flat config map as the engine passes it ("backup:key" -> string); other namespaces are ignored. */
-export function parseConfigMap(map: Readonly<Record<string, string>>): Config {
+/** Config keys whose values must be stored encrypted (`pulumi config set --secret`). */
+export const SECRET_KEYS = ["veleroRepositoryPassword"] as const;
+
+/**
+ * Validates a flat config map as the engine passes it ("backup:key" -> string); other namespaces are ignored.
+ * `isSecret` tells which keys the stack stores encrypted: the keys in SECRET_KEYS must be.
+ */
+export function parseConfigMap(map: Readonly<Record<string, string>>, isSecret: (fullKey: string) => boolean = () => true): Config {
     const raw: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(map)) {
         const [ns, key] = fullKey.split(":", 2);
         if (ns === CONFIG_NAMESPACE && key !== undefined) {
-            raw[key] = decode(value);
+            raw[key] = (SECRET_KEYS as readonly string[]).includes(key) ? value : decode(value);
         }
+    }
+    const plain = SECRET_KEYS.filter((key) => raw[key] !== undefined && !isSecret(`${CONFIG_NAMESPACE}:${key}`));
+    if (plain.length > 0) {
+        throw new ConfigError(
+            `invalid configuration:\n  - ${plain
+                .map(
+                    (key) =>
+                        `${CONFIG_NAMESPACE}:${key}: must be a secret; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key}\` (the value from standard input)`,
+                )
+                .join("\n  - ")}`,
+        );
     }
     return parseConfig(raw);
 }
 
+/** The SDK's own record of which config keys are secret (marked internal, so not in its typings). */
+const isConfigSecret = (fullKey: string): boolean =>
+    (runtimeConfig as unknown as { isConfigSecret(this: void, key: string): boolean }).isConfigSecret(fullKey);
+
 /** Reads every `backup:*` key of the current stack and validates it. */
 export function loadConfig(): Config {
-    return parseConfigMap(pulumi.runtime.allConfig());
+    return parseConfigMap(pulumi.runtime.allConfig(), isConfigSecret);
 }
 
 /** loadConfig for the program: a config error surfaces as one clear message, without a stack trace. */

@@ -29,6 +29,8 @@ export interface VeleroArgs {
     readonly pluginImage: string;
     /** Deploy the node agent. */
     readonly nodeAgent: boolean;
+    /** The kopia repository password to keep (a secret). Default: generated once (RandomPassword). */
+    readonly repositoryPassword?: pulumi.Input<string>;
     /** Move CSI snapshot data to the bucket (needs the node agent). */
     readonly snapshotMoveData: boolean;
     /** Local chart path instead of the pinned repository. Default none. */
@@ -133,7 +135,9 @@ export class Velero extends pulumi.ComponentResource {
         const dependsOn: pulumi.Resource[] = [...args.target.dependsOn, ...(args.namespaceResource ? [args.namespaceResource] : [])];
         if (args.nodeAgent) {
             // Velero falls back to a well-known static password when this Secret is missing.
-            const password = new random.RandomPassword(`${name}-repo-password`, { length: 48, special: false }, { parent: this });
+            const password =
+                args.repositoryPassword ??
+                new random.RandomPassword(`${name}-repo-password`, { length: 48, special: false }, { parent: this }).result;
             dependsOn.push(
                 new k8s.core.v1.Secret(
                     `${name}-repo-credentials`,
@@ -142,7 +146,7 @@ export class Velero extends pulumi.ComponentResource {
                         // password over an existing kopia repository would make every file-system backup unreadable.
                         metadata: { name: REPO_CREDENTIALS_SECRET, namespace: args.namespace },
                         type: "Opaque",
-                        stringData: { "repository-password": password.result },
+                        stringData: { "repository-password": pulumi.secret(password) },
                     },
                     { ...args.statefulOptions, parent: this, dependsOn: args.namespaceResource ? [args.namespaceResource] : [] },
                 ),

@@ -94,11 +94,12 @@ export class Workspace {
     }
 
     /** Runs the pulumi CLI in the workspace; `stream` shows its output live instead of capturing it. */
-    pulumi(args: string[], opts: { allowFailure?: boolean; stream?: boolean } = {}): SpawnSyncReturns<string> {
+    pulumi(args: string[], opts: { allowFailure?: boolean; stream?: boolean; input?: string } = {}): SpawnSyncReturns<string> {
         const res = spawnSync("pulumi", [...args, "--non-interactive"], {
             cwd: this.dir,
             env: this.env,
             encoding: "utf8",
+            input: opts.input,
             maxBuffer: 256 * 1024 * 1024,
             stdio: opts.stream ? "inherit" : "pipe",
         });

@@ -31,12 +31,21 @@ export interface Rendered extends RecordResult {
     all(type: string): Recorded[];
 }
 
-/** Renders `stack` with `edit` applied to its config. `reveal` keeps secret values for wiring checks. */
-export async function render(stack: string, edit: (raw: Raw) => void = () => undefined, reveal = false): Promise<Rendered> {
+/**
+ * Renders `stack` with `edit` applied to its config. `reveal` keeps secret values for wiring checks; `secrets` are
+ * `backup:` keys set as secret config (`pulumi config set --secret`).
+ */
+export async function render(
+    stack: string,
+    edit: (raw: Raw) => void = () => undefined,
+    reveal = false,
+    secrets: Record<string, string> = {},
+): Promise<Rendered> {
     const raw = stackConfig(stack);
     edit(raw);
     const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`backup:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
-    const result = await record(main, { stack, config, reveal });
+    for (const [k, v] of Object.entries(secrets)) config[`backup:${k}`] = v;
+    const result = await record(main, { stack, config, reveal, secretKeys: Object.keys(secrets).map((k) => `backup:${k}`) });
     return {
         ...result,
         all: (type) => result.resources.filter((r) => r.type === type),

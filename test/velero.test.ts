@@ -243,6 +243,40 @@ describe("velero", () => {
         assert.strictEqual(off.all("kubernetes:core/v1:Secret").filter((s) => s.name === "velero-repo-credentials").length, 0);
     });
 
+    it("keeps a configured repository password (secret config) instead of generating one", async () => {
+        const kept = "0123456789-the-old-repository-password";
+        const nodeAgent = (raw: Raw) => Object.assign(raw, { velero: { nodeAgent: true } });
+        const r = await render("baremetal", nodeAgent, true, { veleroRepositoryPassword: kept });
+        assert.strictEqual(r.all("random:index/randomPassword:RandomPassword").filter((p) => p.name === "velero-repo-password").length, 0);
+        const secret = r.get("kubernetes:core/v1:Secret", "velero-repo-credentials");
+        assert.deepStrictEqual(secret.inputs.stringData, { secret: { "repository-password": kept } });
+        assert.strictEqual(secret.options.retainOnDelete, true);
+        // Masked in what reviewers see, and nowhere in the render in plaintext.
+        const masked = await render("baremetal", nodeAgent, false, { veleroRepositoryPassword: kept });
+        assert.strictEqual(masked.get("kubernetes:core/v1:Secret", "velero-repo-credentials").inputs.stringData, "[secret]");
+        assert.ok(!JSON.stringify(masked).includes(kept));
+    });
+
+    it("refuses a repository password that is not a secret, or without the node agent, without echoing it", async () => {
+        const kept = "0123456789-the-old-repository-password";
+        await assert.rejects(
+            () => render("baremetal", (raw) => Object.assign(raw, { velero: { nodeAgent: true }, veleroRepositoryPassword: kept })),
+            (err: Error) => {
+                assert.match(err.message, /backup:veleroRepositoryPassword: must be a secret; set it with `pulumi config set --secret/);
+                assert.ok(!err.message.includes(kept));
+                return true;
+            },
+        );
+        await assert.rejects(
+            () => render("baremetal", () => undefined, false, { veleroRepositoryPassword: kept }),
+            (err: Error) => {
+                assert.match(err.message, /backup:veleroRepositoryPassword: needs backup:velero\.nodeAgent: true/);
+                assert.ok(!err.message.includes(kept));
+                return true;
+            },
+        );
+    });
+
     it("refuses data movement without the node agent", async () => {
         await assert.rejects(
             () => render("baremetal", (raw) => Object.assign(raw, { velero: { snapshotMoveData: true } })),

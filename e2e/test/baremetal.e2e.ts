@@ -153,7 +153,7 @@ describe("pulumi up --stack baremetal against a local API server", function () {
         assert.ok(((rule.spec as { groups: { rules: Obj[] }[] }).groups[0].rules.length ?? 0) >= 7);
     });
 
-    it("applies every object it owns as one field manager per stack, chart objects included; key Secrets excepted", async () => {
+    it("applies every object it owns as one field manager per stack, chart objects and key Secrets included", async () => {
         const managers = (o: KubeObject) => ((o.metadata as Obj).managedFields as { manager: string }[]).map((m) => m.manager);
         const owned: [string, string, string, string | undefined, string][] = [
             ["ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", "backup-velero"],
