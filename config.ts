@@ -787,12 +787,17 @@ function describe(issue: z.core.$ZodIssue): string {
     }
 }
 
+/** The one shape of every config error: each problem on its own line. */
+function invalid(problems: string[]): ConfigError {
+    return new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+}
+
 /** Validates raw config (keys without the `backup:` prefix). Throws ConfigError listing every problem. */
 export function parseConfig(raw: Record<string, unknown>): Config {
     const result = schema.safeParse(raw);
     if (!result.success) {
         const lines = result.error.issues.map(describe);
-        throw new ConfigError(`invalid configuration:\n  - ${lines.join("\n  - ")}`);
+        throw invalid(lines);
     }
     return result.data;
 }
@@ -823,13 +828,11 @@ export function parseConfigMap(map: Readonly<Record<string, string>>, isSecret: 
     }
     const plain = SECRET_KEYS.filter((key) => raw[key] !== undefined && !isSecret(`${CONFIG_NAMESPACE}:${key}`));
     if (plain.length > 0) {
-        throw new ConfigError(
-            `invalid configuration:\n  - ${plain
-                .map(
-                    (key) =>
-                        `${CONFIG_NAMESPACE}:${key}: must be a secret; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key}\` (the value from standard input)`,
-                )
-                .join("\n  - ")}`,
+        throw invalid(
+            plain.map(
+                (key) =>
+                    `${CONFIG_NAMESPACE}:${key}: must be a secret; set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key}\` (the value from standard input)`,
+            ),
         );
     }
     return parseConfig(raw);

@@ -12,7 +12,7 @@ import { Velero } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
 import { owned } from "./components/ownership";
-import { providers as defaultProviders, type Providers } from "./providers";
+import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -64,7 +64,7 @@ async function offsiteCopy(
     if (cfg.offsite.aws !== undefined) {
         // Loaded only when used: @pulumi/aws is large.
         const { AwsOffsiteBucket } = await import("./stacks/offsite");
-        destination = new AwsOffsiteBucket("offsite", { config: cfg }, { providers: [p.kubernetes, p.random] }).destination;
+        destination = new AwsOffsiteBucket("offsite", { config: cfg }, componentOptions(p)).destination;
     } else {
         destination = existingDestination(cfg);
     }
@@ -80,7 +80,7 @@ async function offsiteCopy(
             image: cfg.offsite.image,
             resources: cfg.offsite.resources,
         },
-        { providers: [p.kubernetes, p.random] },
+        componentOptions(p),
     );
     const [namespace, cronJob] = copy.cronJob.split("/");
     return {
@@ -100,8 +100,7 @@ async function offsiteCopy(
 
 /** Builds the whole stack from validated config; returns the stack outputs. */
 export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
-    // Every component passes these on to its children.
-    const use: pulumi.ComponentResourceOptions = { providers: [p.kubernetes, p.random] };
+    const use = componentOptions(p);
     // Velero's namespace belongs to this program (as Flux's createNamespace did in the seeds); the
     // application and storage namespaces already exist and belong to others.
     const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: owned({ name: cfg.velero.namespace }) }, { provider: p.kubernetes });

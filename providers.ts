@@ -28,3 +28,8 @@ export function providers(): Providers {
         random: new random.Provider("random", {}),
     };
 }
+
+/** Resource options that hand the providers to a component, which passes them on to its children. */
+export function componentOptions(p: Providers): pulumi.ComponentResourceOptions {
+    return { providers: [p.kubernetes, p.random] };
+}
