@@ -97,7 +97,7 @@ describe("sql server backups", () => {
             for (const secret of ["backupmssqlaccesskey", "backupmssqlsecretkey", "mock-secret-access-key", "AKIAMOCKRENDER"])
                 assert.ok(!everything.includes(secret), secret);
         }
-        assert.ok(scripts(bm)["credential.sql"].includes("SECRET = '$(S3_ACCESS_KEY):$(S3_SECRET_KEY)'"));
+        assert.ok(scripts(bm)["credential.sql"].includes("SECRET = N'$(S3_ACCESS_KEY):$(S3_SECRET_KEY)'"));
     });
 
     it("backs up with FORMAT, COMPRESSION, CHECKSUM and the region, to a timestamped object in the mssql target", () => {
@@ -108,7 +108,7 @@ describe("sql server backups", () => {
                 "TO URL = N's3://s3.rciis.africa/mssql-backups/mssql/rciis-prod/RCIIS/RCIIS_$(BACKUP_STAMP).bak'",
                 "WITH CREDENTIAL = N's3_backup_credential', FORMAT, COMPRESSION, CHECKSUM, STATS = 10,",
                 "     MAXTRANSFERSIZE = 20971520,",
-                `     BACKUP_OPTIONS = '{"s3": {"region": "rciis-kenya"}}';`,
+                `     BACKUP_OPTIONS = N'{"s3":{"region":"rciis-kenya"}}';`,
                 "",
             ].join("\n"),
         );
@@ -117,7 +117,7 @@ describe("sql server backups", () => {
                 "TO URL = N's3://s3.af-south-1.amazonaws.com/rciis-aws-mssql-backups/mssql/rciis-prod/RCIIS/RCIIS_$(BACKUP_STAMP).bak'",
             ),
         );
-        assert.ok(scripts(aws)["backup.sql"].includes(`{"s3": {"region": "af-south-1"}}`));
+        assert.ok(scripts(aws)["backup.sql"].includes(`BACKUP_OPTIONS = N'{"s3":{"region":"af-south-1"}}';`));
     });
 
     it("stripes large databases over several URLs", async () => {
