@@ -177,6 +177,8 @@ export class MssqlBackup extends pulumi.ComponentResource {
         );
         const pod = (kind: "backup" | "restore"): k8s.types.input.core.v1.PodSpec => ({
             restartPolicy: kind === "backup" ? "OnFailure" : "Never",
+            // sqlcmd talks to SQL Server and S3 only; a mounted API token would be a credential for nothing.
+            automountServiceAccountToken: false,
             securityContext: {
                 runAsNonRoot: true,
                 runAsUser: MSSQL_UID,
@@ -240,16 +242,18 @@ export class MssqlBackup extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...t.dependsOn, scripts] },
         );
         if (db.restore) {
+            // A restore is not a backup: `-l app.kubernetes.io/name=mssql-backup` (README, troubleshooting) must not list it.
+            const restoreLabels = { ...labels, "app.kubernetes.io/name": "mssql-restore" };
             new k8s.batch.v1.Job(
                 `${name}-restore`,
                 {
                     metadata: owned({
                         name: `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-restore`,
                         namespace: db.namespace,
-                        labels: { ...labels, "app.kubernetes.io/name": "mssql-restore" },
+                        labels: restoreLabels,
                         ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
                     }),
-                    spec: { backoffLimit: 0, template: { metadata: { labels }, spec: pod("restore") } },
+                    spec: { backoffLimit: 0, template: { metadata: { labels: restoreLabels }, spec: pod("restore") } },
                 },
                 { parent: this, dependsOn: [...t.dependsOn, scripts] },
             );

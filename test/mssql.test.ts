@@ -231,6 +231,28 @@ describe("sql server backups", () => {
         );
     });
 
+    it("mounts no service-account token in backup or restore pods, and labels the restore Job and its pods as restores", async () => {
+        const r = await render("baremetal", (raw) =>
+            Object.assign((raw.mssql as Raw[])[0], { restore: { file: "RCIIS_20260217T030000Z.bak", targetDatabase: "RCIIS_copy" } }),
+        );
+        type Template = { metadata: { labels: Record<string, string> }; spec: PodSpec & { automountServiceAccountToken?: boolean } };
+        const backup = r.get(CRON, `${NAME}-backup`).inputs as { spec: { jobTemplate: { spec: { template: Template } } } };
+        const restore = r.get(JOB, `${NAME}-restore`).inputs as {
+            metadata: { labels: Record<string, string> };
+            spec: { template: Template };
+        };
+        assert.strictEqual(backup.spec.jobTemplate.spec.template.spec.automountServiceAccountToken, false);
+        assert.strictEqual(restore.spec.template.spec.automountServiceAccountToken, false);
+        const restoreLabels = {
+            "app.kubernetes.io/name": "mssql-restore",
+            "app.kubernetes.io/part-of": "backup-platform",
+            "backup.platform/database": "RCIIS",
+        };
+        assert.deepStrictEqual(restore.metadata.labels, restoreLabels);
+        assert.deepStrictEqual(restore.spec.template.metadata.labels, restoreLabels);
+        assert.strictEqual(backup.spec.jobTemplate.spec.template.metadata.labels["app.kubernetes.io/name"], "mssql-backup");
+    });
+
     it("refuses to restore over the live database without replace, and unpinned images", async () => {
         await assert.rejects(
             () => render("baremetal", (raw) => Object.assign((raw.mssql as Raw[])[0], { restore: { file: "RCIIS_x.bak" } })),
