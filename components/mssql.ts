@@ -133,6 +133,16 @@ echo "${kind} of \${DATABASE} finished (stamp \${BACKUP_STAMP})"
 `;
 }
 
+/** The scripts ConfigMap's files: the job's shell and the SQL it runs (the restore's only when configured). */
+export function jobFiles(target: BackupTarget, db: MssqlDatabase): Record<string, string> {
+    return {
+        "backup.sh": jobScript("backup"),
+        "credential.sql": credentialSql(db),
+        "backup.sql": backupSql(target, db),
+        ...(db.restore ? { "restore.sh": jobScript("restore"), "restore.sql": restoreSql(target, db) } : {}),
+    };
+}
+
 export interface MssqlBackupArgs {
     /** The database and its job settings. */
     readonly database: MssqlDatabase;
@@ -148,6 +158,8 @@ export class MssqlBackup extends pulumi.ComponentResource {
     public readonly cronJob: string;
 
     constructor(name: string, args: MssqlBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Built first: a value the scripts cannot carry throws before anything, this component included, is registered.
+        const files = jobFiles(args.target, args.database);
         super("backup:components:MssqlBackup", name, {}, opts);
         const db = args.database;
         const t = args.target;
@@ -166,12 +178,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
             `${name}-scripts`,
             {
                 metadata: owned({ name: `${jobName}-scripts`, namespace: db.namespace, labels }),
-                data: {
-                    "backup.sh": jobScript("backup"),
-                    "credential.sql": credentialSql(db),
-                    "backup.sql": backupSql(t, db),
-                    ...(db.restore ? { "restore.sh": jobScript("restore"), "restore.sql": restoreSql(t, db) } : {}),
-                },
+                data: files,
             },
             { parent: this },
         );
