@@ -24,7 +24,9 @@ const MAX_STRIPES = 64;
 /** `s3://host[:port]/bucket/prefix`: SQL Server's S3 URL form (always https underneath). Each piece is checked for sqlcmd. */
 export function s3UrlBase(target: BackupTarget): string {
     const host =
-        target.endpoint !== undefined ? target.endpoint.replace(/^https:\/\//, "").replace(/\/$/, "") : `s3.${target.region}.amazonaws.com`;
+        target.endpoint !== undefined
+            ? target.endpoint.replace(/^https:\/\//, "").replace(/\/$/, "")
+            : `s3.${assertSqlSafe(target.region, "region")}.amazonaws.com`;
     assertSqlSafe(host, "endpoint host");
     assertSqlSafe(target.bucket, "bucket");
     assertSqlSafe(target.prefix, "prefix");
@@ -34,7 +36,7 @@ export function s3UrlBase(target: BackupTarget): string {
 /** The URLs of one backup set, as literal parts: the stamp is substituted by sqlcmd at run time. */
 export function backupUrls(target: BackupTarget, db: MssqlDatabase): Part[][] {
     const base = `${s3UrlBase(target)}/${assertSqlSafe(db.name, "database name")}_`;
-    checkStripes(db.stripes, `${db.name} stripes`);
+    checkStripes(db.stripes, `database ${db.name}`);
     return db.stripes === 1
         ? [[base, BACKUP_STAMP, ".bak"]]
         : Array.from({ length: db.stripes }, (_, i) => [base, BACKUP_STAMP, `_${i + 1}of${db.stripes}.bak`]);
@@ -43,7 +45,7 @@ export function backupUrls(target: BackupTarget, db: MssqlDatabase): Part[][] {
 /** Refuses a stripe count BACKUP/RESTORE cannot use, before any array of that size is built. */
 function checkStripes(n: number, what: string): void {
     if (!Number.isSafeInteger(n) || n < 1 || n > MAX_STRIPES) {
-        throw new TsqlError(`SQL Server ${what}: ${n} stripes; BACKUP TO URL takes 1 to ${MAX_STRIPES} URLs`);
+        throw new TsqlError(`SQL Server ${what}: ${n} stripes, but BACKUP TO URL takes 1 to ${MAX_STRIPES} URLs`);
     }
 }
 

@@ -137,8 +137,9 @@ describe("sql server scripts under hostile values", () => {
         assert.deepStrictEqual(JSON.parse(options[options.length - 1].value), { s3: { region: DROP } });
     });
 
-    it("backupSql: AWS region, inside the endpoint host and BACKUP_OPTIONS", () => {
+    it("backupSql and restoreSql: AWS region, inside the endpoint host and BACKUP_OPTIONS", () => {
         assertContained((v) => backupSql({ ...baseTarget, endpoint: undefined, region: v }, baseDb), "region");
+        assertContained((v) => restoreSql({ ...baseTarget, endpoint: undefined, region: v }, restore({})), "region");
     });
 
     it("backupSql and restoreSql: endpoint host", () => {
@@ -198,6 +199,19 @@ describe("sql server scripts under hostile values", () => {
                 () => restoreSql(baseTarget, restore({ file })),
                 /SQL Server restore\.file .*BACKUP TO URL takes 1 to 64 URLs/,
                 file,
+            );
+        }
+    });
+
+    it("backupSql: 1 to 64 stripes, refused beyond before any array is built", () => {
+        const urls = (stripes: number) =>
+            tokenize(backupSql(baseTarget, { ...baseDb, stripes })).filter((t) => t.kind === "string" && t.value.startsWith("s3://"));
+        assert.strictEqual(urls(64).length, 64);
+        for (const stripes of [0, 65, 4294967296, 1.5, Number.NaN]) {
+            assert.throws(
+                () => backupSql(baseTarget, { ...baseDb, stripes }),
+                /SQL Server database RCIIS: .* stripes, but BACKUP TO URL takes 1 to 64 URLs/,
+                String(stripes),
             );
         }
     });
