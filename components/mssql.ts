@@ -7,69 +7,105 @@ import { type MssqlDatabase } from "../config";
 import { type BackupTarget } from "../stacks/targets";
 import { cronJobPolicy } from "./cron";
 import { owned } from "./ownership";
+import { assertSqlSafe, type Part, sqlIdentifier, sqlString, SqlcmdVariable, TsqlError } from "./tsql";
 
 /** Where SQL Server's images keep sqlcmd (mssql-tools18). */
 const SQLCMD = "/opt/mssql-tools18/bin/sqlcmd";
 /** The mssql user of Microsoft's images. */
 const MSSQL_UID = 10001;
 
-/** `s3://host[:port]/bucket/prefix`: SQL Server's S3 URL form (always https underneath). */
+/** The sqlcmd variables the scripts use on purpose: the job exports them; no config value becomes one. */
+const BACKUP_STAMP = SqlcmdVariable.of("BACKUP_STAMP");
+const S3_ACCESS_KEY = SqlcmdVariable.of("S3_ACCESS_KEY");
+const S3_SECRET_KEY = SqlcmdVariable.of("S3_SECRET_KEY");
+/** BACKUP TO URL takes at most 64 URLs. */
+const MAX_STRIPES = 64;
+
+/** `s3://host[:port]/bucket/prefix`: SQL Server's S3 URL form (always https underneath). Each piece is checked for sqlcmd. */
 export function s3UrlBase(target: BackupTarget): string {
     const host =
-        target.endpoint !== undefined ? target.endpoint.replace(/^https:\/\//, "").replace(/\/$/, "") : `s3.${target.region}.amazonaws.com`;
+        target.endpoint !== undefined
+            ? target.endpoint.replace(/^https:\/\//, "").replace(/\/$/, "")
+            : `s3.${assertSqlSafe(target.region, "region")}.amazonaws.com`;
+    assertSqlSafe(host, "endpoint host");
+    assertSqlSafe(target.bucket, "bucket");
+    assertSqlSafe(target.prefix, "prefix");
     return `s3://${[host, target.bucket, target.prefix].filter((p) => p !== "").join("/")}`;
 }
 
-/** The URLs of one backup set; `stamp` is substituted by sqlcmd at run time. */
-export function backupUrls(target: BackupTarget, db: MssqlDatabase, stamp = "$(BACKUP_STAMP)"): string[] {
-    const base = `${s3UrlBase(target)}/${db.name}_${stamp}`;
-    return db.stripes === 1 ? [`${base}.bak`] : Array.from({ length: db.stripes }, (_, i) => `${base}_${i + 1}of${db.stripes}.bak`);
+/** The URLs of one backup set, as literal parts: the stamp is substituted by sqlcmd at run time. */
+export function backupUrls(target: BackupTarget, db: MssqlDatabase): Part[][] {
+    const base = `${s3UrlBase(target)}/${assertSqlSafe(db.name, "database name")}_`;
+    checkStripes(db.stripes, `database ${db.name}`);
+    return db.stripes === 1
+        ? [[base, BACKUP_STAMP, ".bak"]]
+        : Array.from({ length: db.stripes }, (_, i) => [base, BACKUP_STAMP, `_${i + 1}of${db.stripes}.bak`]);
 }
 
-const urlList = (urls: string[]) => urls.map((u) => `URL = N'${u}'`).join(",\n       ");
+/** Refuses a stripe count BACKUP/RESTORE cannot use, before any array of that size is built. */
+function checkStripes(n: number, what: string): void {
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_STRIPES) {
+        throw new TsqlError(`SQL Server ${what}: ${n} stripes, but BACKUP TO URL takes 1 to ${MAX_STRIPES} URLs`);
+    }
+}
+
+const urlList = (urls: readonly (string | Part[])[]) => urls.map((u) => `URL = ${sqlString(u, "backup URL")}`).join(",\n       ");
 
 /** (Re)creates the S3 credential; the keys arrive as sqlcmd variables from the environment. */
 export function credentialSql(db: MssqlDatabase): string {
+    const name = db.credentialName;
     return [
-        `IF EXISTS (SELECT 1 FROM sys.credentials WHERE name = N'${db.credentialName}')`,
-        `    DROP CREDENTIAL [${db.credentialName}];`,
-        `CREATE CREDENTIAL [${db.credentialName}]`,
-        `    WITH IDENTITY = 'S3 Access Key', SECRET = '$(S3_ACCESS_KEY):$(S3_SECRET_KEY)';`,
+        `IF EXISTS (SELECT 1 FROM sys.credentials WHERE name = ${sqlString(name, "credentialName")})`,
+        `    DROP CREDENTIAL ${sqlIdentifier(name, "credentialName")};`,
+        `CREATE CREDENTIAL ${sqlIdentifier(name, "credentialName")}`,
+        `    WITH IDENTITY = ${sqlString("S3 Access Key", "identity")}, SECRET = ${sqlString([S3_ACCESS_KEY, ":", S3_SECRET_KEY], "secret")};`,
         "",
     ].join("\n");
 }
 
 /** BACKUP DATABASE ... TO URL, compressed and checksummed, region passed via BACKUP_OPTIONS. */
 export function backupSql(target: BackupTarget, db: MssqlDatabase): string {
+    // JSON built by JSON.stringify (a quote in the region stays inside its JSON string), then quoted as a whole.
+    const options = JSON.stringify({ s3: { region: assertSqlSafe(target.region, "region") } });
     return [
-        `BACKUP DATABASE [${db.name}]`,
+        `BACKUP DATABASE ${sqlIdentifier(db.name, "database name")}`,
         `TO ${urlList(backupUrls(target, db))}`,
-        `WITH CREDENTIAL = N'${db.credentialName}', FORMAT, COMPRESSION, CHECKSUM, STATS = 10,`,
+        `WITH CREDENTIAL = ${sqlString(db.credentialName, "credentialName")}, FORMAT, COMPRESSION, CHECKSUM, STATS = 10,`,
         // 20 MiB parts: S3 allows 10,000 parts per object, so one stripe holds up to ~200 GiB.
         "     MAXTRANSFERSIZE = 20971520,",
-        `     BACKUP_OPTIONS = '{"s3": {"region": "${target.region}"}}';`,
+        `     BACKUP_OPTIONS = ${sqlString(options, "BACKUP_OPTIONS")};`,
         "",
     ].join("\n");
+}
+
+/** The object names of a restore: one file, or every stripe of a `_1of<n>.bak` set. */
+export function restoreFiles(file: string): string[] {
+    assertSqlSafe(file, "restore.file");
+    const striped = /_1of(\d+)\.bak$/.exec(file);
+    if (!striped) return [file];
+    const n = Number(striped[1]);
+    checkStripes(n, `restore.file ${file}`);
+    return Array.from({ length: n }, (_, i) => file.replace(/_1of(\d+)\.bak$/, `_${i + 1}of$1.bak`));
 }
 
 /** RESTORE DATABASE ... FROM URL for the configured restore (pure, for tests). */
 export function restoreSql(target: BackupTarget, db: MssqlDatabase): string {
     const restore = db.restore;
     if (restore === undefined) throw new Error(`no restore configured for ${db.name}`);
-    const striped = /_1of(\d+)\.bak$/.exec(restore.file);
-    const files = striped
-        ? Array.from({ length: Number(striped[1]) }, (_, i) => restore.file.replace(/_1of(\d+)\.bak$/, `_${i + 1}of$1.bak`))
-        : [restore.file];
+    const base = s3UrlBase(target);
     const options = [
-        `CREDENTIAL = N'${db.credentialName}'`,
+        `CREDENTIAL = ${sqlString(db.credentialName, "credentialName")}`,
         "CHECKSUM",
         ...(restore.replace ? ["REPLACE"] : []),
-        ...restore.move.map((m) => `MOVE N'${m.logicalName}' TO N'${m.physicalPath}'`),
+        ...restore.move.map(
+            (m) =>
+                `MOVE ${sqlString(m.logicalName, "restore.move logicalName")} TO ${sqlString(m.physicalPath, "restore.move physicalPath")}`,
+        ),
         "STATS = 10",
     ];
     return [
-        `RESTORE DATABASE [${restore.targetDatabase ?? db.name}]`,
-        `FROM ${urlList(files.map((f) => `${s3UrlBase(target)}/${f}`))}`,
+        `RESTORE DATABASE ${sqlIdentifier(restore.targetDatabase ?? db.name, "restore target database")}`,
+        `FROM ${urlList(restoreFiles(restore.file).map((f) => `${base}/${f}`))}`,
         `WITH ${options.join(",\n     ")};`,
         "",
     ].join("\n");
@@ -99,6 +135,16 @@ echo "${kind} of \${DATABASE} finished (stamp \${BACKUP_STAMP})"
 `;
 }
 
+/** The scripts ConfigMap's files: the job's shell and the SQL it runs (the restore's only when configured). */
+export function jobFiles(target: BackupTarget, db: MssqlDatabase): Record<string, string> {
+    return {
+        "backup.sh": jobScript("backup"),
+        "credential.sql": credentialSql(db),
+        "backup.sql": backupSql(target, db),
+        ...(db.restore ? { "restore.sh": jobScript("restore"), "restore.sql": restoreSql(target, db) } : {}),
+    };
+}
+
 export interface MssqlBackupArgs {
     /** The database and its job settings. */
     readonly database: MssqlDatabase;
@@ -114,6 +160,8 @@ export class MssqlBackup extends pulumi.ComponentResource {
     public readonly cronJob: string;
 
     constructor(name: string, args: MssqlBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Built first: a value the scripts cannot carry throws before anything, this component included, is registered.
+        const files = jobFiles(args.target, args.database);
         super("backup:components:MssqlBackup", name, {}, opts);
         const db = args.database;
         const t = args.target;
@@ -132,17 +180,14 @@ export class MssqlBackup extends pulumi.ComponentResource {
             `${name}-scripts`,
             {
                 metadata: owned({ name: `${jobName}-scripts`, namespace: db.namespace, labels }),
-                data: {
-                    "backup.sh": jobScript("backup"),
-                    "credential.sql": credentialSql(db),
-                    "backup.sql": backupSql(t, db),
-                    ...(db.restore ? { "restore.sh": jobScript("restore"), "restore.sql": restoreSql(t, db) } : {}),
-                },
+                data: files,
             },
             { parent: this },
         );
         const pod = (kind: "backup" | "restore"): k8s.types.input.core.v1.PodSpec => ({
             restartPolicy: kind === "backup" ? "OnFailure" : "Never",
+            // sqlcmd talks to SQL Server and S3 only; a mounted API token would be a credential for nothing.
+            automountServiceAccountToken: false,
             securityContext: {
                 runAsNonRoot: true,
                 runAsUser: MSSQL_UID,
@@ -206,16 +251,18 @@ export class MssqlBackup extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...t.dependsOn, scripts] },
         );
         if (db.restore) {
+            // A restore is not a backup: `-l app.kubernetes.io/name=mssql-backup` (README, troubleshooting) must not list it.
+            const restoreLabels = { ...labels, "app.kubernetes.io/name": "mssql-restore" };
             new k8s.batch.v1.Job(
                 `${name}-restore`,
                 {
                     metadata: owned({
                         name: `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-restore`,
                         namespace: db.namespace,
-                        labels: { ...labels, "app.kubernetes.io/name": "mssql-restore" },
+                        labels: restoreLabels,
                         ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
                     }),
-                    spec: { backoffLimit: 0, template: { metadata: { labels }, spec: pod("restore") } },
+                    spec: { backoffLimit: 0, template: { metadata: { labels: restoreLabels }, spec: pod("restore") } },
                 },
                 { parent: this, dependsOn: [...t.dependsOn, scripts] },
             );

@@ -97,7 +97,7 @@ describe("sql server backups", () => {
             for (const secret of ["backupmssqlaccesskey", "backupmssqlsecretkey", "mock-secret-access-key", "AKIAMOCKRENDER"])
                 assert.ok(!everything.includes(secret), secret);
         }
-        assert.ok(scripts(bm)["credential.sql"].includes("SECRET = '$(S3_ACCESS_KEY):$(S3_SECRET_KEY)'"));
+        assert.ok(scripts(bm)["credential.sql"].includes("SECRET = N'$(S3_ACCESS_KEY):$(S3_SECRET_KEY)'"));
     });
 
     it("backs up with FORMAT, COMPRESSION, CHECKSUM and the region, to a timestamped object in the mssql target", () => {
@@ -108,7 +108,7 @@ describe("sql server backups", () => {
                 "TO URL = N's3://s3.rciis.africa/mssql-backups/mssql/rciis-prod/RCIIS/RCIIS_$(BACKUP_STAMP).bak'",
                 "WITH CREDENTIAL = N's3_backup_credential', FORMAT, COMPRESSION, CHECKSUM, STATS = 10,",
                 "     MAXTRANSFERSIZE = 20971520,",
-                `     BACKUP_OPTIONS = '{"s3": {"region": "rciis-kenya"}}';`,
+                `     BACKUP_OPTIONS = N'{"s3":{"region":"rciis-kenya"}}';`,
                 "",
             ].join("\n"),
         );
@@ -117,7 +117,7 @@ describe("sql server backups", () => {
                 "TO URL = N's3://s3.af-south-1.amazonaws.com/rciis-aws-mssql-backups/mssql/rciis-prod/RCIIS/RCIIS_$(BACKUP_STAMP).bak'",
             ),
         );
-        assert.ok(scripts(aws)["backup.sql"].includes(`{"s3": {"region": "af-south-1"}}`));
+        assert.ok(scripts(aws)["backup.sql"].includes(`BACKUP_OPTIONS = N'{"s3":{"region":"af-south-1"}}';`));
     });
 
     it("stripes large databases over several URLs", async () => {
@@ -229,6 +229,28 @@ describe("sql server backups", () => {
                 "",
             ].join("\n"),
         );
+    });
+
+    it("mounts no service-account token in backup or restore pods, and labels the restore Job and its pods as restores", async () => {
+        const r = await render("baremetal", (raw) =>
+            Object.assign((raw.mssql as Raw[])[0], { restore: { file: "RCIIS_20260217T030000Z.bak", targetDatabase: "RCIIS_copy" } }),
+        );
+        type Template = { metadata: { labels: Record<string, string> }; spec: PodSpec & { automountServiceAccountToken?: boolean } };
+        const backup = r.get(CRON, `${NAME}-backup`).inputs as { spec: { jobTemplate: { spec: { template: Template } } } };
+        const restore = r.get(JOB, `${NAME}-restore`).inputs as {
+            metadata: { labels: Record<string, string> };
+            spec: { template: Template };
+        };
+        assert.strictEqual(backup.spec.jobTemplate.spec.template.spec.automountServiceAccountToken, false);
+        assert.strictEqual(restore.spec.template.spec.automountServiceAccountToken, false);
+        const restoreLabels = {
+            "app.kubernetes.io/name": "mssql-restore",
+            "app.kubernetes.io/part-of": "backup-platform",
+            "backup.platform/database": "RCIIS",
+        };
+        assert.deepStrictEqual(restore.metadata.labels, restoreLabels);
+        assert.deepStrictEqual(restore.spec.template.metadata.labels, restoreLabels);
+        assert.strictEqual(backup.spec.jobTemplate.spec.template.metadata.labels["app.kubernetes.io/name"], "mssql-backup");
     });
 
     it("refuses to restore over the live database without replace, and unpinned images", async () => {
