@@ -55,6 +55,7 @@ RUN="${STATE_DIR}/run"
 KEYS="${STATE_DIR}/keyrings"
 MON_DATA="${STATE_DIR}/mon/a"
 OSD_DATA="${STATE_DIR}/osd/0"
+OSD_BLOCK="${STATE_DIR}/osd/0.block"
 RGW_DATA="${STATE_DIR}/rgw"
 PORTS_FILE="${STATE_DIR}/ports.env"
 FSID_FILE="${STATE_DIR}/fsid"
@@ -127,13 +128,17 @@ start_component() {
   echo $! >"${RUN}/${name}.pid"
 }
 
+# Sets STOPPED_CLEANLY=true only when a running daemon exited on TERM (not killed, not already gone).
+STOPPED_CLEANLY=false
 stop_component() {
   local name="$1" pid i t0
+  STOPPED_CLEANLY=false
   pid="$(component_pid "$name")"
   if [[ -z "$pid" ]]; then
     rm -f "${RUN}/${name}.pid"
     return 0
   fi
+  STOPPED_CLEANLY=true
   t0="$(now)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
@@ -142,9 +147,8 @@ stop_component() {
   done
   if kill -0 "$pid" 2>/dev/null; then
     log "${name} (pid ${pid}) did not exit after ${STOP_TIMEOUT}s; sending KILL"
-    [[ "$name" == ceph-osd && "$OSD_STORE" == memstore ]] &&
-      log "WARNING: memstore keeps what it held since the last clean stop only"
     kill -KILL "$pid" 2>/dev/null || true
+    STOPPED_CLEANLY=false
   fi
   log "stopped ${name} (pid ${pid}) in $(since "$t0")s"
   rm -f "${RUN}/${name}.pid"
@@ -227,7 +231,8 @@ EOF
     bluestore)
       cat <<EOF
 osd objectstore = bluestore
-bluestore block path = ${OSD_DATA}/block
+# Not inside the osd dir: bluestore links <osd dir>/block to this path.
+bluestore block path = ${OSD_BLOCK}
 bluestore block create = true
 bluestore block size = ${OSD_BYTES}
 bluestore fsck on mount = false
@@ -242,6 +247,9 @@ osd objectstore = filestore
 osd journal = ${OSD_DATA}/journal
 osd journal size = 128
 filestore fd cache size = 64
+# ext4's xattrs are too small for the default 2048-byte object names (Ceph's documented limit).
+osd max object name len = 256
+osd max object namespace len = 64
 EOF
       ;;
     *) die "BACKUP_PLATFORM_S3_OSD_STORE=${OSD_STORE}: use memstore, bluestore or filestore" ;;
@@ -364,12 +372,17 @@ start_mon() {
     start_component ceph-mon ceph-mon --conf "$CONF" -i a -f
   fi
   wait_for "mon quorum" ceph-mon mon_ready
+  # No ceph-mgr by design: keep `ceph health` about what matters here (raised after 2 minutes).
+  if [[ ! -f "${MON_DATA}/.mgr-down-muted" ]] &&
+    cephq health mute MGR_DOWN --sticky >>"${LOGS}/setup.log" 2>&1; then
+    touch "${MON_DATA}/.mgr-down-muted"
+  fi
 }
 
 prepare_osd() {
   [[ -f "${OSD_DATA}/.mkfs-done" ]] && return 0
   log "creating osd.0 (${OSD_STORE}, $((OSD_BYTES / 1048576)) MiB)"
-  rm -rf "$OSD_DATA"
+  rm -rf "$OSD_DATA" "$OSD_BLOCK"
   mkdir -p "$OSD_DATA"
   local uuid id
   uuid="$(cat /proc/sys/kernel/random/uuid)"
@@ -389,11 +402,19 @@ prepare_osd() {
     >>"${LOGS}/setup.log" 2>&1 || die "ceph-osd --mkfs failed (log: ${LOGS}/setup.log)"
   cephq auth add osd.0 osd 'allow *' mon 'allow profile osd' mgr 'allow profile osd' \
     -i "${OSD_DATA}/keyring" >>"${LOGS}/setup.log" 2>&1 || die "ceph auth add osd.0 failed"
-  touch "${OSD_DATA}/.mkfs-done"
+  touch "${OSD_DATA}/.mkfs-done" "${OSD_DATA}/.saved"
 }
+
+# memstore writes its objects to the osd dir only when ceph-osd unmounts it on a clean stop;
+# .saved marks that the files there are the latest state (removed while the osd runs).
+osd_is_memstore() { [[ -f "${OSD_DATA}/type" && "$(<"${OSD_DATA}/type")" == memstore ]]; }
 
 start_osd() {
   if ! is_running ceph-osd; then
+    if osd_is_memstore && [[ ! -f "${OSD_DATA}/.saved" ]]; then
+      die "osd.0 (memstore) did not stop cleanly, so what it held since its last clean stop is lost; run 'stop --purge' and start again"
+    fi
+    rm -f "${OSD_DATA}/.saved"
     start_component ceph-osd ceph-osd --conf "$CONF" -i 0 -f
   fi
   wait_for "osd.0 up" ceph-osd osd_up
@@ -454,6 +475,9 @@ cmd_stop() {
   if [[ -d "$RUN" ]]; then
     for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
       stop_component "${COMPONENTS[i]}"
+      if [[ "${COMPONENTS[i]}" == ceph-osd ]] && $STOPPED_CLEANLY && [[ -f "${OSD_DATA}/.mkfs-done" ]]; then
+        touch "${OSD_DATA}/.saved"
+      fi
     done
   fi
   if $purge; then
