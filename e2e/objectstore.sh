@@ -140,13 +140,15 @@ stop_component() {
   fi
   STOPPED_CLEANLY=true
   t0="$(now)"
+  local timeout="$STOP_TIMEOUT"
+  [[ "$name" == radosgw ]] && ((timeout > 15)) && timeout=15
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+  for ((i = 0; i < timeout * 10; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "${name} (pid ${pid}) did not exit after ${STOP_TIMEOUT}s; sending KILL"
+    log "${name} (pid ${pid}) did not exit after ${timeout}s; sending KILL"
     kill -KILL "$pid" 2>/dev/null || true
     STOPPED_CLEANLY=false
   fi
@@ -311,6 +313,8 @@ rgw data = ${RGW_DATA}
 rgw frontends = beast endpoint=127.0.0.1:${RGW_PORT}
 rgw thread pool size = 64
 rgw enable ops log = false
+# RGW has nothing to save; without an OSD its shutdown would wait 120 s for stuck requests.
+rgw exit timeout secs = 5
 ${lc}
 EOF
   mv "${CONF}.tmp" "$CONF"
