@@ -1,10 +1,11 @@
 """Smoke check of the object store started by e2e/objectstore.sh.
 
-Creates three throwaway RGW users with radosgw-admin (owner, reader, stranger), then, with S3
-requests signed by their keys: bucket create; put/get/list/delete; a bucket policy that lets
-the reader list and read one prefix; a Deny for the owner; a lifecycle configuration. Prints
-one line per probe (expected vs. seen) and exits 1 when any probe differs. Removes its users
-and buckets at the end.
+Creates four throwaway RGW users with radosgw-admin (owner, reader, writer, stranger), then,
+with S3 requests signed by their keys: bucket create; put/get/list/delete; a bucket policy that
+lets the reader list and read one prefix and the writer write another; a Deny for the owner; a
+lifecycle configuration. Prints one line per probe (expected vs. seen) and exits 1 when any
+probe differs; "seen" lines report RGW semantics without asserting them. Removes its users and
+buckets at the end.
 
   python3 check.py --endpoint http://127.0.0.1:PORT --conf STATE/ceph.conf
 """
@@ -78,7 +79,7 @@ def main():
 
     run = secrets.token_hex(3)
     users = {}
-    for role in ("owner", "reader", "stranger"):
+    for role in ("owner", "reader", "writer", "stranger"):
         uid = f"e2e-check-{role}-{run}"
         key, secret = f"E2E{role.upper()}{run}".upper()[:20], secrets.token_hex(20)
         admin(a.conf, "user", "create", f"--uid={uid}", f"--display-name={uid}",
@@ -86,6 +87,7 @@ def main():
         users[role] = (uid, client(a.endpoint, key, secret))
     owner_uid, owner = users["owner"]
     reader_uid, reader = users["reader"]
+    writer_uid, writer = users["writer"]
     _, stranger = users["stranger"]
     admin(a.conf, "caps", "add", f"--uid={owner_uid}", "--caps=buckets=read")
     caps = admin(a.conf, "user", "info", f"--uid={owner_uid}")["caps"]
@@ -126,7 +128,10 @@ def main():
             {"Sid": "ReaderReadsShared", "Effect": "Allow",
              "Principal": {"AWS": [f"arn:aws:iam:::user/{reader_uid}"]},
              "Action": ["s3:GetObject"], "Resource": [f"{arn}/shared/*"]},
-            {"Sid": "NobodyDeletesLocked", "Effect": "Deny",
+            {"Sid": "WriterWritesIncoming", "Effect": "Allow",
+             "Principal": {"AWS": [f"arn:aws:iam:::user/{writer_uid}"]},
+             "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [f"{arn}/incoming/*"]},
+            {"Sid": "OwnerMayNotTouchLocked", "Effect": "Deny",
              "Principal": {"AWS": [f"arn:aws:iam:::user/{owner_uid}"]},
              "Action": ["s3:DeleteObject", "s3:PutObject"], "Resource": [f"{arn}/locked/*"]},
         ],
@@ -151,6 +156,16 @@ def main():
     probe("reader: DeleteObject shared/a.txt", False,
           lambda: reader.delete_object(Bucket=bucket, Key="shared/a.txt"))
     probe("reader: GetBucketPolicy", False, lambda: reader.get_bucket_policy(Bucket=bucket))
+    probe("writer: PutObject incoming/w.txt", True,
+          lambda: writer.put_object(Bucket=bucket, Key="incoming/w.txt", Body=b"from writer"))
+    probe("writer: GetObject incoming/w.txt", True,
+          lambda: writer.get_object(Bucket=bucket, Key="incoming/w.txt")["Body"].read())
+    probe("writer: PutObject shared/w.txt", False,
+          lambda: writer.put_object(Bucket=bucket, Key="shared/w.txt", Body=b"x"))
+    probe("writer: ListObjectsV2 Prefix=incoming/", False,
+          lambda: writer.list_objects_v2(Bucket=bucket, Prefix="incoming/"))
+    probe("reader: GetObject incoming/w.txt", False,
+          lambda: reader.get_object(Bucket=bucket, Key="incoming/w.txt"))
     probe("stranger: GetObject shared/a.txt", False,
           lambda: stranger.get_object(Bucket=bucket, Key="shared/a.txt"))
     probe("stranger: ListObjectsV2 Prefix=shared/", False,
@@ -174,7 +189,11 @@ def main():
             lambda: owner.put_object(Bucket=bucket, Key="locked/new.txt", Body=b"n"))
     observe("owner, Deny on locked/*: GetObject locked/c.txt (not denied)",
             lambda: owner.get_object(Bucket=bucket, Key="locked/c.txt"))
-    for role in ("owner", "reader", "stranger"):
+    observe("owner: GetObject incoming/w.txt (object written by writer)",
+            lambda: owner.get_object(Bucket=bucket, Key="incoming/w.txt"))
+    observe("owner: DeleteObject incoming/w.txt (object written by writer)",
+            lambda: owner.delete_object(Bucket=bucket, Key="incoming/w.txt"))
+    for role in ("owner", "reader", "writer", "stranger"):
         names = [b["Name"] for b in users[role][1].list_buckets()["Buckets"]]
         print(f"seen  {role + ': ListBuckets':<62} {names}")
 
@@ -196,6 +215,35 @@ def main():
     probe("reader: PutBucketLifecycleConfiguration", False,
           lambda: reader.put_bucket_lifecycle_configuration(Bucket=bucket,
                                                            LifecycleConfiguration=lifecycle))
+
+    # Can the owner lock itself out of its own bucket policy?
+    lockout = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": [f"arn:aws:iam:::user/{owner_uid}"]},
+         "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+                    "s3:ListBucket"],
+         "Resource": [arn]}]}
+    probe("owner: PutBucketPolicy denying itself the policy calls", True,
+          lambda: owner.put_bucket_policy(Bucket=bucket, Policy=json.dumps(lockout)))
+    observe("owner, Deny on policy calls: ListObjectsV2",
+            lambda: owner.list_objects_v2(Bucket=bucket))
+    observe("owner, Deny on policy calls: GetBucketPolicy",
+            lambda: owner.get_bucket_policy(Bucket=bucket))
+    observe("owner, Deny on policy calls: DeleteBucketPolicy",
+            lambda: owner.delete_bucket_policy(Bucket=bucket))
+    # A --system user (what an operator signs with) against the same bucket.
+    sys_uid, sys_key, sys_secret = f"e2e-check-system-{run}", f"E2ESYSTEM{run}".upper(), secrets.token_hex(20)
+    admin(a.conf, "user", "create", f"--uid={sys_uid}", f"--display-name={sys_uid}", "--system",
+          f"--access-key={sys_key}", f"--secret-key={sys_secret}")
+    users["system"] = (sys_uid, client(a.endpoint, sys_key, sys_secret))
+    system = users["system"][1]
+    observe("system user: GetObject private/b.txt (owner's object)",
+            lambda: system.get_object(Bucket=bucket, Key="private/b.txt"))
+    names = [b["Name"] for b in system.list_buckets()["Buckets"]]
+    print(f"seen  {'system user: ListBuckets':<62} {names}")
+    observe("system user: DeleteBucketPolicy of the locked-out bucket",
+            lambda: system.delete_bucket_policy(Bucket=bucket))
+    observe("owner, after that: GetBucketPolicy",
+            lambda: owner.get_bucket_policy(Bucket=bucket))
 
     if not a.keep:
         # The owner may not be able to delete locked/ objects itself: purge as admin.
