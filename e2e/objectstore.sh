@@ -119,6 +119,14 @@ component_pid() {
 
 is_running() { [[ -n "$(component_pid "$1")" ]]; }
 
+# A daemon that exited stays a zombie until PID 1 reaps it (here that took ~2 s): not alive.
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ -n "$stat" && "${stat%% *}" != Z ]]
+}
+
 # start_component NAME ARGS...: detached in its own session, stdout+stderr to logs/NAME.out
 start_component() {
   local name="$1"
@@ -144,10 +152,10 @@ stop_component() {
   [[ "$name" == radosgw ]] && ((timeout > 15)) && timeout=15
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < timeout * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     log "${name} (pid ${pid}) did not exit after ${timeout}s; sending KILL"
     kill -KILL "$pid" 2>/dev/null || true
     STOPPED_CLEANLY=false
@@ -295,6 +303,9 @@ mon max pg per osd = 1000
 # The state dir shares a disk with everything else: do not warn below 30 % free.
 mon data avail warn = 5
 mon data avail crit = 2
+# One mon, no peers to batch for: commit map changes (pool creation) at once, not every second.
+paxos propose interval = 0.05
+paxos min wait = 0.01
 
 [mon.a]
 mon data = ${MON_DATA}
