@@ -37,14 +37,9 @@ def client(endpoint, key, secret):
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         region_name="us-east-1",
-        # RGW 16 knows neither the flexible checksums (CRC32 trailers) that boto3 >= 1.36 sends
-        # by default nor virtual-host addressing on 127.0.0.1.
-        config=Config(
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"max_attempts": 1},
-        ),
+        # Path style: no DNS names for virtual-host buckets on 127.0.0.1. No retries: a refusal
+        # must show as one.
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
 
 
@@ -191,6 +186,9 @@ def main():
             lambda: owner.get_object(Bucket=bucket, Key="locked/c.txt"))
     observe("owner: GetObject incoming/w.txt (object written by writer)",
             lambda: owner.get_object(Bucket=bucket, Key="incoming/w.txt"))
+    acl = writer.get_object_acl(Bucket=bucket, Key="incoming/w.txt")
+    grants = [(g["Grantee"].get("ID"), g["Permission"]) for g in acl["Grants"]]
+    print(f"seen  {'incoming/w.txt ACL (read by writer)':<62} owner {acl['Owner']['ID']}, grants {grants}")
     observe("owner: DeleteObject incoming/w.txt (object written by writer)",
             lambda: owner.delete_object(Bucket=bucket, Key="incoming/w.txt"))
     for role in ("owner", "reader", "writer", "stranger"):
