@@ -17,8 +17,8 @@
 #
 # Admin access: radosgw-admin --conf "$BACKUP_PLATFORM_CEPH_CONF" user create|caps add|bucket stats ...
 # (and ceph --conf ... for the cluster). The conf's [global] keyring is client.admin's. Without a
-# ceph-mgr, the `ceph` commands the mgr serves (df, osd df, pg stat, osd purge|destroy, balancer,
-# ...) wait forever: wrap any such call in `timeout`. radosgw-admin never needs the mgr.
+# ceph-mgr, the `ceph` commands the mgr serves (e.g. osd df, osd purge, osd destroy) wait
+# forever: wrap any such call in `timeout`. radosgw-admin never needs the mgr.
 #
 # Environment:
 #   BACKUP_PLATFORM_S3_STATE        state dir (conf, keyrings, mon and osd data, logs, pids)
