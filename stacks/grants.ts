@@ -60,12 +60,12 @@ export function veleroSnapshotStatements(region: string, partition: string): Sta
     const volumes = `arn:${partition}:ec2:${region}:*:volume/*`;
     const snapshots = `arn:${partition}:ec2:${region}::snapshot/*`;
     const backupTag = (kind: "aws:RequestTag" | "ec2:ResourceTag") => `${kind}/${VELERO_SNAPSHOT_TAGS.backup}`;
-    const allow = (Sid: string, Action: string | string[], Resource: string | string[], Condition: Statement["Condition"]): Statement => ({
-        Sid,
+    const allow = (sid: string, action: string | string[], resource: string | string[], condition: Statement["Condition"]): Statement => ({
+        Sid: sid,
         Effect: "Allow",
-        Action,
-        Resource,
-        Condition,
+        Action: action,
+        Resource: resource,
+        Condition: condition,
     });
     return [
         allow("DescribeVolumesAndSnapshots", ["ec2:DescribeSnapshots", "ec2:DescribeVolumes"], "*", {

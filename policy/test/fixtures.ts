@@ -110,9 +110,10 @@ export const cnpgPermissions = {
         },
         { Sid: "BarmanBucketLocation", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: BUCKET_ARN },
         {
-            Sid: "VeleroSnapshots",
+            // Not the CNPG role's (Velero's, with native snapshots): an action on "*" that is not S3.
+            Sid: "DescribeVolumesAndSnapshots",
             Effect: "Allow",
-            Action: ["ec2:CreateSnapshot", "ec2:DescribeSnapshots"],
+            Action: ["ec2:DescribeSnapshots", "ec2:DescribeVolumes"],
             Resource: "*",
             Condition: { StringEquals: { "aws:RequestedRegion": "af-south-1" } },
         },
@@ -371,6 +372,20 @@ export const veleroSnapshotPermissions = {
             Action: "ec2:CreateSnapshot",
             Resource: SNAPSHOTS,
             Condition: { Null: { "aws:RequestTag/velero.io/backup": "false", "aws:RequestTag/velero.io/pv": "false" } },
+        },
+        {
+            Sid: "RestoreVolumes",
+            Effect: "Allow",
+            Action: "ec2:CreateVolume",
+            Resource: VOLUMES,
+            Condition: { Null: { "aws:RequestTag/velero.io/backup": "false" } },
+        },
+        {
+            Sid: "RestoreFromVeleroSnapshots",
+            Effect: "Allow",
+            Action: "ec2:CreateVolume",
+            Resource: SNAPSHOTS,
+            Condition: { Null: { "ec2:ResourceTag/velero.io/backup": "false" } },
         },
         {
             Sid: "TagOnCreate",

@@ -86,7 +86,7 @@ describe("iam policies", () => {
         const policy = iam.iamPolicyEc2MutationsScoped;
         const snapshots = (i: number, field: string, value: unknown) =>
             fx.iamPolicy(changed(fx.veleroSnapshotPermissions, ["Statement", i, field], value));
-        const DELETE = 4;
+        const DELETE = 6;
         it("passes Velero's tag-scoped native-snapshot statements", () => expectOne(policy, fx.iamPolicy(fx.veleroSnapshotPermissions)));
         it("passes Describe* on * (no resource-level permissions there)", () => expectOne(policy, snapshots(0, "Condition", undefined)));
         it("fails DeleteSnapshot without its tag condition", () =>
