@@ -231,6 +231,11 @@ const velero = z
         nodeAgent: z.boolean().default(false),
         /** Move CSI snapshot data into the bucket (needs nodeAgent). Default false. */
         snapshotMoveData: z.boolean().default(false),
+        /**
+         * Native EBS snapshots (a VolumeSnapshotLocation of the aws provider) besides CSI; AWS only. Default
+         * false: CSI snapshots need no AWS permission, so Velero's role gets no EC2 action at all.
+         */
+        nativeSnapshots: z.boolean().default(false),
     })
     .prefault({});
 
@@ -728,6 +733,14 @@ const schema = platforms.superRefine((cfg, ctx) => {
     });
     checkDrills(cfg, ctx);
     checkOffsite(cfg, ctx);
+    if (cfg.platform === "baremetal" && cfg.velero.nativeSnapshots) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["velero", "nativeSnapshots"],
+            message:
+                "must be false on bare metal (allowed: false): native snapshots are AWS EBS snapshots; Rook-Ceph volumes are snapshotted through CSI",
+        });
+    }
     if (cfg.platform === "aws") {
         const b = cfg.aws.buckets;
         if (new Set([b.velero, b.cnpg, b.mssql]).size !== 3) {

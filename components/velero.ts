@@ -33,6 +33,8 @@ export interface VeleroArgs {
     readonly repositoryPassword?: pulumi.Input<string>;
     /** Move CSI snapshot data to the bucket (needs the node agent). */
     readonly snapshotMoveData: boolean;
+    /** Native snapshots through a VolumeSnapshotLocation of the aws provider in the target's region. Default false (CSI only). */
+    readonly nativeSnapshots?: boolean;
     /** Local chart path instead of the pinned repository. Default none. */
     readonly chartPath?: string;
     /** Skip waiting for readiness (local API servers). Default false. */
@@ -73,11 +75,11 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         configuration: {
             features: "EnableCSI",
             backupStorageLocation: [bsl],
-            volumeSnapshotLocation: [],
+            volumeSnapshotLocation: args.nativeSnapshots ? [{ name: "default", provider: "aws", config: { region: t.region } }] : [],
         },
-        // No VolumeSnapshotLocation (CSI snapshots go through EnableCSI): without this the chart
-        // still expects a snapshot provider.
-        snapshotsEnabled: false,
+        // CSI snapshots go through EnableCSI and need no location; without this the chart would
+        // still expect a snapshot provider.
+        snapshotsEnabled: args.nativeSnapshots === true,
         // CRDs come from the chart's crds/ folder as ordinary resources Pulumi updates in place;
         // the chart's pre-upgrade hook Job (kubectl image) is not needed and not rendered.
         upgradeCRDs: false,

@@ -1,7 +1,7 @@
 // IAM: permission documents stay least-privilege, and IRSA trust policies name exactly one
 // service account and the STS audience.
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { actionsOf, forTypes, isAllow, isObj, list, statementsOf, str, type Obj } from "./util";
+import { actionCovers, actionsOf, conditionEntries, forTypes, isAllow, isObj, list, statementsOf, str, type Obj } from "./util";
 
 export const IAM = {
     /** Resources whose `policy` is a permission document. */
@@ -141,9 +141,94 @@ export const iamRoleIrsaTrustPinned: ResourceValidationPolicy = {
     }),
 };
 
+/** EC2 actions that create or delete snapshots, volumes and tags: what a pattern must not cover unscoped. */
+const EC2_MUTATIONS = ["ec2:createsnapshot", "ec2:createvolume", "ec2:createtags", "ec2:deletesnapshot", "ec2:deletevolume"];
+
+function mutatesEc2(action: string): boolean {
+    return /^ec2:(create|delete)/.test(action) || EC2_MUTATIONS.some((m) => actionCovers(action, m));
+}
+
+/** A resource that names no particular snapshot or volume: "*" or an ARN with a wildcard. */
+function broadResource(resource: unknown): boolean {
+    return typeof resource === "string" && (resource === "*" || resource.includes("*"));
+}
+
+/** Condition keys that say which resources a grant reaches (a region alone says nothing about them). */
+function scopesByTag({ operator, key, values }: { operator: string; key: string; values: unknown[] }): boolean {
+    if (operator === "Null")
+        return values.every((v) => v === "false" || v === false) && /^(aws:requesttag|aws:resourcetag|ec2:resourcetag)\//.test(key);
+    return /^(aws:requesttag|aws:resourcetag|ec2:resourcetag)\//.test(key) || key === "aws:tagkeys" || key === "ec2:createaction";
+}
+
+export const iamPolicyEc2MutationsScoped: ResourceValidationPolicy = {
+    name: "iam-policy-ec2-mutations-scoped",
+    description:
+        "IAM policies must not allow EC2 create or delete actions on every resource unless a tag or creation-action condition limits them to the program's own snapshots and volumes.",
+    remediationSteps:
+        "Grant EC2 only for native snapshots (`backup:velero.nativeSnapshots`), on snapshot/volume ARNs with `aws:RequestTag/velero.io/backup`, `ec2:ResourceTag/velero.io/backup` or `ec2:CreateAction` conditions, as stacks/grants.ts does.",
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    validateResource: forTypes(PERMISSION_TYPES, (args, report) =>
+        eachAllow(args, report, (statement, where) => {
+            const mutating = actionsOf(statement).filter(mutatesEc2);
+            if (mutating.length === 0) return;
+            const broad = list(statement.Resource).filter(broadResource);
+            if (broad.length === 0 && statement.NotResource === undefined) return;
+            if (conditionEntries(statement).some(scopesByTag)) return;
+            report(
+                `${where} allows ${mutating.join(", ")} on ${statement.NotResource !== undefined ? "NotResource" : broad.map((r) => `"${String(r)}"`).join(", ")} ` +
+                    "without a tag or creation-action condition: these credentials could create or delete any snapshot or volume in reach (a region condition does not narrow that).",
+            );
+        }),
+    ),
+};
+
+/** KMS operations that use key material; what a consumer's grant must route through S3. */
+const KMS_CRYPTO = [
+    "kms:decrypt",
+    "kms:encrypt",
+    "kms:generatedatakey",
+    "kms:generatedatakeywithoutplaintext",
+    "kms:reencryptfrom",
+    "kms:reencryptto",
+];
+
+export const iamPolicyKmsThroughS3: ResourceValidationPolicy = {
+    name: "iam-policy-kms-through-s3",
+    description:
+        "IAM grants of KMS cryptographic operations must be limited to S3 by a kms:ViaService or encryption-context condition, and must not allow ReEncrypt, nor Encrypt outside S3 replication.",
+    remediationSteps:
+        'Grant only kms:Decrypt and kms:GenerateDataKey (readers: kms:Decrypt) with Condition {StringEquals: {"kms:ViaService": "s3.<region>.amazonaws.com"}, StringLike: {"kms:EncryptionContext:aws:s3:arn": [<bucket ARN>, <bucket ARN>/<prefix>/*]}}, as stacks/grants.ts does.',
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    validateResource: forTypes(PERMISSION_TYPES, (args, report) =>
+        eachAllow(args, report, (statement, where) => {
+            const patterns = actionsOf(statement);
+            const granted = KMS_CRYPTO.filter((op) => patterns.some((p) => actionCovers(p, op)));
+            if (granted.length === 0) return;
+            const keys = conditionEntries(statement).map((c) => c.key);
+            const viaService = keys.includes("kms:viaservice");
+            const context = keys.some((k) => k.startsWith("kms:encryptioncontext:"));
+            if (!viaService && !context)
+                report(
+                    `${where} allows ${granted.join(", ")} without a kms:ViaService or kms:EncryptionContext condition: the credentials can use the key directly, outside S3.`,
+                );
+            const reEncrypt = granted.filter((op) => op.startsWith("kms:reencrypt"));
+            if (reEncrypt.length > 0) report(`${where} allows ${reEncrypt.join(", ")}: no backup reader or writer re-encrypts.`);
+            // S3 replication encrypts replicas with kms:Encrypt through S3; a consumer never needs it.
+            if (granted.includes("kms:encrypt") && !(viaService && context))
+                report(
+                    `${where} allows kms:Encrypt without both kms:ViaService and an encryption-context condition (only S3 replication needs it).`,
+                );
+        }),
+    ),
+};
+
 export const iamPolicies: ResourceValidationPolicy[] = [
     iamPolicyNoWildcardActions,
     iamPolicyNoS3WildcardResource,
     iamPolicyS3ActionWildcards,
     iamRoleIrsaTrustPinned,
+    iamPolicyEc2MutationsScoped,
+    iamPolicyKmsThroughS3,
 ];

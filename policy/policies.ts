@@ -3,6 +3,8 @@ import type { Policies } from "@pulumi/policy";
 import { cephPolicies } from "./ceph";
 import { cnpgPolicies } from "./cnpg";
 import { iamPolicies } from "./iam";
+import { namespacePolicies } from "./namespaces";
+import { podSecurityPolicies } from "./podsecurity";
 import { s3Policies } from "./s3";
 import { stackPolicies } from "./stack";
 import { veleroPolicies } from "./velero";
@@ -15,5 +17,7 @@ export const policies: Policies = [
     ...cnpgPolicies,
     ...veleroPolicies,
     ...workloadPolicies,
+    ...podSecurityPolicies,
+    ...namespacePolicies,
     ...stackPolicies,
 ];

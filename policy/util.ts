@@ -88,6 +88,23 @@ export function isAllow(statement: Obj): boolean {
     return statement.Effect === "Allow";
 }
 
+/** True when an IAM action pattern ("*", "ec2:*", "kms:ReEncrypt*", "ec2:CreateSnapshot") covers `action` (both lower-case). */
+export function actionCovers(pattern: string, action: string): boolean {
+    const source = pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".");
+    return new RegExp(`^${source}$`).test(action);
+}
+
+/** Every (operator, key, values) of a statement's Condition block; keys lower-cased (IAM condition keys are case-insensitive). */
+export function conditionEntries(statement: Obj): { operator: string; key: string; values: unknown[] }[] {
+    const condition = isObj(statement.Condition) ? statement.Condition : {};
+    return Object.entries(condition).flatMap(([operator, block]) =>
+        isObj(block) ? Object.entries(block).map(([key, value]) => ({ operator, key: key.toLowerCase(), values: list(value) })) : [],
+    );
+}
+
 // ---- cron ---------------------------------------------------------------------------------------
 
 /** The whitespace-separated fields of a cron expression; descriptors ("@daily", "@every 1h") give []. */

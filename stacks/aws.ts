@@ -5,14 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DRILL_SUFFIX, type AwsConfig } from "../config";
 import { createConsumerSecret, secretLayout } from "./credentials";
 import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix } from "./layout";
-import {
-    CNPG_OBJECT_ACTIONS,
-    KMS_ACTIONS,
-    KMS_DECRYPT_ACTIONS,
-    MSSQL_OBJECT_ACTIONS,
-    VELERO_EC2_ACTIONS,
-    VELERO_OBJECT_ACTIONS,
-} from "./actions";
+import { CNPG_OBJECT_ACTIONS, KMS_READER_ACTIONS, KMS_WRITER_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
+import { kmsThroughS3, veleroSnapshotStatements } from "./grants";
 import { replicateBuckets, type Replica } from "./replication";
 import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
 import { statefulOptions } from "./safety";
@@ -82,11 +76,23 @@ export class AwsStorage extends pulumi.ComponentResource {
         );
 
         const oidc = this.oidc(cfg, partition, provider);
-        const kmsStatements = (): pulumi.Output<Statement[]> =>
-            kmsKeyArn
-                ? kmsKeyArn.apply((arn) => [{ Sid: "UseBucketKey", Effect: "Allow" as const, Action: KMS_ACTIONS, Resource: arn }])
-                : pulumi.output([]);
         const bucketArn = (c: Consumer) => `arn:${partition}:s3:::${cfg.aws.buckets[c]}`;
+        // The bucket key, only through S3 in this region and only for `objects` of the consumer's bucket:
+        // the key alone (e.g. SQL Server's long-lived access key) cannot encrypt or decrypt anything.
+        const kmsStatements = (consumer: Consumer, objects: string[], actions = KMS_WRITER_ACTIONS): pulumi.Output<Statement[]> =>
+            kmsKeyArn
+                ? kmsKeyArn.apply((keyArn) => [
+                      kmsThroughS3({
+                          sid: "UseBucketKeyThroughS3",
+                          keyArn,
+                          actions,
+                          region,
+                          partition,
+                          bucketArn: bucketArn(consumer),
+                          objects,
+                      }),
+                  ])
+                : pulumi.output([]);
         const target = (
             consumer: Consumer,
             prefix: string,
@@ -102,27 +108,18 @@ export class AwsStorage extends pulumi.ComponentResource {
             dependsOn,
         });
 
-        // Velero: the plugin's documented set, EC2 limited to this region.
+        // Velero: its objects, and EC2 only when native (EBS) snapshots are on (CSI snapshots need
+        // no AWS permission): scoped to the snapshots Velero tags.
         const veleroPrefix = cfg.velero.prefix;
+        const veleroObjects = `${bucketArn("velero")}/${veleroPrefix === "" ? "" : `${veleroPrefix}/`}*`;
         const veleroSa = { namespace: cfg.velero.namespace, name: cfg.velero.serviceAccount };
         const veleroRole = this.irsaRole(
             `${name}-velero`,
             oidc,
             veleroSa,
-            kmsStatements().apply((kms) => [
-                {
-                    Sid: "VeleroSnapshots",
-                    Effect: "Allow" as const,
-                    Action: VELERO_EC2_ACTIONS,
-                    Resource: "*",
-                    Condition: { StringEquals: { "aws:RequestedRegion": region } },
-                },
-                {
-                    Sid: "VeleroObjects",
-                    Effect: "Allow" as const,
-                    Action: VELERO_OBJECT_ACTIONS,
-                    Resource: `${bucketArn("velero")}/${veleroPrefix === "" ? "" : `${veleroPrefix}/`}*`,
-                },
+            kmsStatements("velero", [veleroObjects]).apply((kms) => [
+                ...(cfg.velero.nativeSnapshots ? veleroSnapshotStatements(region, partition) : []),
+                { Sid: "VeleroObjects", Effect: "Allow" as const, Action: VELERO_OBJECT_ACTIONS, Resource: veleroObjects },
                 listBucket(bucketArn("velero"), veleroPrefix),
                 ...kms,
             ]),
@@ -142,7 +139,7 @@ export class AwsStorage extends pulumi.ComponentResource {
                 `${name}-cnpg-${w.name}`,
                 oidc,
                 sa,
-                kmsStatements().apply((kms) => [
+                kmsStatements("cnpg", [`${bucketArn("cnpg")}/${prefix}/*`, ...source]).apply((kms) => [
                     {
                         Sid: "BarmanObjects",
                         Effect: "Allow" as const,
@@ -170,7 +167,7 @@ export class AwsStorage extends pulumi.ComponentResource {
                 `${name}-mssql`,
                 {
                     user: user.name,
-                    policy: kmsStatements().apply((kms) =>
+                    policy: kmsStatements("mssql", resources).apply((kms) =>
                         policyJson([
                             { Sid: "BackupFiles", Effect: "Allow", Action: MSSQL_OBJECT_ACTIONS, Resource: resources },
                             listBucket(bucketArn("mssql"), "mssql"),
@@ -197,11 +194,7 @@ export class AwsStorage extends pulumi.ComponentResource {
             for (const db of cfg.postgres) {
                 const prefix = postgresPrefix(db.name);
                 const sa = { namespace: db.namespace, name: `${db.name}${DRILL_SUFFIX}` };
-                const decrypt = kmsKeyArn
-                    ? kmsKeyArn.apply((arn) => [
-                          { Sid: "DecryptArchive", Effect: "Allow" as const, Action: KMS_DECRYPT_ACTIONS, Resource: arn },
-                      ])
-                    : pulumi.output([]);
+                const decrypt = kmsStatements("cnpg", [`${bucketArn("cnpg")}/${prefix}/*`], KMS_READER_ACTIONS);
                 const roleArn = this.irsaRole(
                     `${name}-cnpg-${db.name}${DRILL_SUFFIX}`,
                     oidc,

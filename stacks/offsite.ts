@@ -4,6 +4,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type BaremetalConfig, type OffsiteAwsConfig } from "../config";
+import { KMS_WRITER_ACTIONS } from "./actions";
+import { kmsThroughS3 } from "./grants";
 import { offsiteLifecycle, planBuckets } from "./layout";
 import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
 import { statefulOptions } from "./safety";
@@ -11,22 +13,25 @@ import { type OffsiteDestination } from "./targets";
 
 /** What the copy job's user may do in the off-site bucket: upload and read back (checksums), never delete. */
 export const OFFSITE_WRITER_ACTIONS = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"];
-/** SSE-KMS uploads: a data key to encrypt, Decrypt to complete multipart uploads and read back. */
-export const OFFSITE_WRITER_KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"];
-
-/** The writer's permissions on the off-site bucket (and its key). */
-export function offsiteWriterStatements(bucketArn: string, prefix: string, kmsKeyArn?: string): Statement[] {
+/** The writer's permissions on the off-site bucket (and its key, only through S3 in `region`). */
+export function offsiteWriterStatements(bucketArn: string, prefix: string, region: string, kmsKeyArn?: string): Statement[] {
+    const objects = `${bucketArn}/${prefix === "" ? "" : `${prefix}/`}*`;
     return [
-        {
-            Sid: "WriteCopies",
-            Effect: "Allow",
-            Action: OFFSITE_WRITER_ACTIONS,
-            Resource: `${bucketArn}/${prefix === "" ? "" : `${prefix}/`}*`,
-        },
+        { Sid: "WriteCopies", Effect: "Allow", Action: OFFSITE_WRITER_ACTIONS, Resource: objects },
         listBucket(bucketArn, prefix),
         { Sid: "BucketLocation", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: bucketArn },
         ...(kmsKeyArn !== undefined
-            ? [{ Sid: "EncryptCopies", Effect: "Allow" as const, Action: OFFSITE_WRITER_KMS_ACTIONS, Resource: kmsKeyArn }]
+            ? [
+                  kmsThroughS3({
+                      sid: "EncryptCopies",
+                      keyArn: kmsKeyArn,
+                      actions: KMS_WRITER_ACTIONS,
+                      region,
+                      partition: partitionOf(region),
+                      bucketArn,
+                      objects: [objects],
+                  }),
+              ]
             : []),
     ];
 }
@@ -91,7 +96,7 @@ export class AwsOffsiteBucket extends pulumi.ComponentResource {
             `${name}-writer`,
             {
                 user: user.name,
-                policy: pulumi.output(kmsKeyArn).apply((arn) => policyJson(offsiteWriterStatements(bucketArn, prefix, arn))),
+                policy: pulumi.output(kmsKeyArn).apply((arn) => policyJson(offsiteWriterStatements(bucketArn, prefix, o.region, arn))),
             },
             child,
         );

@@ -5,6 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { replicaBucketName, type AwsConfig } from "../config";
+import { viaS3 } from "./grants";
 import { type BucketPlan } from "./layout";
 import { backupKey, guardedBucket, policyJson, type Statement } from "./s3";
 import { type Consumer } from "./targets";
@@ -58,11 +59,8 @@ export function replicationStatements(args: {
     sourceKeyArn?: string;
     replicaKeyArn?: string;
 }): Statement[] {
-    const s3Host = (region: string) => `s3.${region}.amazonaws.com${args.partition === "aws-cn" ? ".cn" : ""}`;
-    // With S3 bucket keys the encryption context is the bucket ARN, without them the object ARN: allow both.
-    const viaS3 = (region: string, bucket: string) => ({
-        StringLike: { "kms:ViaService": s3Host(region), "kms:EncryptionContext:aws:s3:arn": [bucket, `${bucket}/*`] },
-    });
+    // Replication reads and writes whole buckets: every object of the source, every replica.
+    const through = (region: string, bucket: string) => viaS3(region, args.partition, bucket, [`${bucket}/*`]);
     return [
         {
             Sid: "ReadSourceConfiguration",
@@ -80,7 +78,7 @@ export function replicationStatements(args: {
                       Effect: "Allow" as const,
                       Action: ["kms:Decrypt"],
                       Resource: args.sourceKeyArn,
-                      Condition: viaS3(args.sourceRegion, args.source),
+                      Condition: through(args.sourceRegion, args.source),
                   },
               ]
             : []),
@@ -91,7 +89,7 @@ export function replicationStatements(args: {
                       Effect: "Allow" as const,
                       Action: ["kms:Encrypt", "kms:GenerateDataKey"],
                       Resource: args.replicaKeyArn,
-                      Condition: viaS3(args.replicaRegion, args.replica),
+                      Condition: through(args.replicaRegion, args.replica),
                   },
               ]
             : []),

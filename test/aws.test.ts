@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { list, render, statements, type Rendered, type Statement } from "./harness";
+import { chartValues, list, render, statements, type Raw, type Rendered, type Statement } from "./harness";
 
 const T = {
     bucket: "aws:s3/bucket:Bucket",
@@ -114,7 +114,7 @@ describe("aws stack", () => {
         assert.strictEqual(locked.get(T.bucket, "backup-velero").inputs.objectLockEnabled, false);
     });
 
-    it("gives Velero exactly the velero-plugin-for-aws actions, on its bucket and this region", () => {
+    it("gives Velero its bucket's objects and no EC2 action at all by default (CSI snapshots need none)", () => {
         const stmts = statements(r.get(T.iamPolicy, "backup-velero").inputs.policy);
         const bucket = `arn:aws:s3:::${CONSUMERS.velero}`;
         assert.deepStrictEqual(allowed(stmts, `${bucket}/*`), [
@@ -125,29 +125,87 @@ describe("aws stack", () => {
             "s3:PutObject",
         ]);
         assert.deepStrictEqual(allowed(stmts, bucket), ["s3:ListBucket"]);
-        const ec2 = stmts.find((s) => list(s.Action).some((a) => a.startsWith("ec2:")));
-        assert.ok(ec2);
-        assert.deepStrictEqual(list(ec2.Action).sort(), [
-            "ec2:CreateSnapshot",
-            "ec2:CreateTags",
-            "ec2:CreateVolume",
-            "ec2:DeleteSnapshot",
-            "ec2:DescribeSnapshots",
-            "ec2:DescribeVolumes",
-        ]);
-        assert.deepStrictEqual(ec2.Condition, { StringEquals: { "aws:RequestedRegion": "af-south-1" } });
-        assert.deepStrictEqual(allowed(stmts, "arn:aws:kms:af-south-1:123456789012:key/backup-backups"), [
-            "kms:Decrypt",
-            "kms:DescribeKey",
-            "kms:Encrypt",
-            "kms:GenerateDataKey",
-            "kms:ReEncryptFrom",
-            "kms:ReEncryptTo",
-        ]);
+        assert.deepStrictEqual(
+            stmts.flatMap((s) => list(s.Action)).filter((a) => a.startsWith("ec2:")),
+            [],
+        );
         for (const s of stmts) {
             for (const a of list(s.Action)) assert.ok(a !== "*" && a !== "s3:*", `wildcard action ${a}`);
             if (list(s.Action).some((a) => a.startsWith("s3:"))) assert.ok(!list(s.Resource).includes("*"), "S3 actions on Resource *");
         }
+    });
+
+    describe("the bucket key, per principal: only through S3, only for its own objects", () => {
+        const KEY = "arn:aws:kms:af-south-1:123456789012:key/backup-backups";
+        const VIA_S3 = { "kms:ViaService": "s3.af-south-1.amazonaws.com" };
+        const cnpg = "arn:aws:s3:::rciis-cnpg-backups";
+        /** Every statement of a policy that names a KMS action. */
+        const kmsOf = (policy: unknown) => statements(policy).filter((s) => list(s.Action).some((a) => a.startsWith("kms:")));
+        const grant = (actions: string[], bucket: string, objects: string[]) => [
+            {
+                Sid: "UseBucketKeyThroughS3",
+                Effect: "Allow",
+                Action: actions,
+                Resource: KEY,
+                Condition: { StringEquals: VIA_S3, StringLike: { "kms:EncryptionContext:aws:s3:arn": [bucket, ...objects] } },
+            },
+        ];
+        const WRITE = ["kms:Decrypt", "kms:GenerateDataKey"];
+
+        it("Velero: Decrypt and GenerateDataKey for its bucket", () => {
+            const bucket = `arn:aws:s3:::${CONSUMERS.velero}`;
+            assert.deepStrictEqual(kmsOf(r.get(T.iamPolicy, "backup-velero").inputs.policy), grant(WRITE, bucket, [`${bucket}/*`]));
+        });
+
+        it("each CNPG cluster: Decrypt and GenerateDataKey for its own prefix", () => {
+            for (const cluster of ["esb-postgres", "ss-postgres", "grafana-postgres", "keycloak-pg"])
+                assert.deepStrictEqual(
+                    kmsOf(r.get(T.iamPolicy, `backup-cnpg-${cluster}`).inputs.policy),
+                    grant(WRITE, cnpg, [`${cnpg}/${cluster}/*`]),
+                );
+        });
+
+        it("a recovery cluster: its own prefix and its source's", async () => {
+            const recovered = await render("aws", (raw) => {
+                raw.cnpg = {
+                    recoveries: [{ from: "esb-postgres", name: "esb-restored", imageCatalog: { name: "postgresql-17", major: 17 } }],
+                };
+            });
+            assert.deepStrictEqual(
+                kmsOf(recovered.get(T.iamPolicy, "backup-cnpg-esb-restored").inputs.policy),
+                grant(WRITE, cnpg, [`${cnpg}/esb-restored/*`, `${cnpg}/esb-postgres/*`]),
+            );
+        });
+
+        it("SQL Server's long-lived user: Decrypt and GenerateDataKey for its databases' prefixes only", () => {
+            const bucket = `arn:aws:s3:::${CONSUMERS.mssql}`;
+            assert.deepStrictEqual(
+                kmsOf(r.get(T.userPolicy, "backup-mssql").inputs.policy),
+                grant(WRITE, bucket, [`${bucket}/mssql/rciis-prod/RCIIS/*`]),
+            );
+        });
+
+        it("drill roles: Decrypt only, for the database they read", async () => {
+            const drills = await render("aws", (raw) => (raw.drills = { enabled: true }));
+            assert.deepStrictEqual(
+                kmsOf(drills.get(T.iamPolicy, "backup-cnpg-keycloak-pg-drill").inputs.policy),
+                grant(["kms:Decrypt"], cnpg, [`${cnpg}/keycloak-pg/*`]),
+            );
+        });
+
+        it("no principal may Encrypt, ReEncrypt or DescribeKey, or use the key outside S3", async () => {
+            const drills = await render("aws", (raw) => (raw.drills = { enabled: true }));
+            const docs = [...drills.all(T.iamPolicy), ...drills.all(T.userPolicy)].map((p) => p.inputs.policy);
+            assert.strictEqual(docs.length, 10, "velero, four CNPG roles, four drill roles, SQL Server");
+            for (const s of docs.flatMap(kmsOf)) {
+                assert.deepStrictEqual(
+                    list(s.Action).filter((a) => !WRITE.includes(a)),
+                    [],
+                    JSON.stringify(s),
+                );
+                assert.deepStrictEqual(s.Condition?.StringEquals, VIA_S3);
+            }
+        });
     });
 
     it("scopes each CNPG cluster's policy to its own prefix", () => {
@@ -227,5 +285,80 @@ describe("aws stack", () => {
         assert.strictEqual(out.velero.roleArn, "arn:aws:iam::123456789012:role/backup/backup-velero");
         assert.strictEqual(out.postgres["ss-postgres"].roleArn, "arn:aws:iam::123456789012:role/backup/backup-cnpg-ss-postgres");
         assert.ok(!JSON.stringify(r.outputs).includes("mock-secret-access-key"));
+    });
+});
+
+describe("Velero native (EBS) snapshots: backup:velero.nativeSnapshots", () => {
+    const MUTATING = /^ec2:(Create|Delete)/;
+    /** Condition keys that say which snapshots and volumes a statement reaches (a region alone does not). */
+    const SCOPING = /^(aws:RequestTag\/|aws:ResourceTag\/|ec2:ResourceTag\/|ec2:CreateAction$)/;
+    const on = (raw: Raw) => (raw.velero = { ...(raw.velero as Raw | undefined), nativeSnapshots: true });
+    let r: Rendered;
+    before(async () => {
+        r = await render("aws", on);
+    });
+
+    it("are off by default: no snapshot location, snapshots disabled", async () => {
+        const values = chartValues(await render("aws"), "velero");
+        assert.deepStrictEqual((values.configuration as Raw).volumeSnapshotLocation, []);
+        assert.strictEqual(values.snapshotsEnabled, false);
+    });
+
+    it("when on, render an aws VolumeSnapshotLocation in the stack's region", () => {
+        const values = chartValues(r, "velero");
+        assert.deepStrictEqual((values.configuration as Raw).volumeSnapshotLocation, [
+            { name: "default", provider: "aws", config: { region: "af-south-1" } },
+        ]);
+        assert.strictEqual(values.snapshotsEnabled, true);
+    });
+
+    it("when on, every mutating EC2 action is scoped by tag or creation action; Describe* alone is on *", () => {
+        const ec2 = statements(r.get(T.iamPolicy, "backup-velero").inputs.policy).filter((s) =>
+            list(s.Action).some((a) => a.startsWith("ec2:")),
+        );
+        const actions = [...new Set(ec2.flatMap((s) => list(s.Action)))].sort();
+        assert.deepStrictEqual(actions, [
+            "ec2:CreateSnapshot",
+            "ec2:CreateTags",
+            "ec2:CreateVolume",
+            "ec2:DeleteSnapshot",
+            "ec2:DescribeSnapshots",
+            "ec2:DescribeVolumes",
+        ]);
+        for (const s of ec2) {
+            const resources = list(s.Resource);
+            if (list(s.Action).some((a) => MUTATING.test(a))) {
+                const keys = Object.values(s.Condition ?? {}).flatMap((block) => Object.keys(block));
+                assert.ok(keys.length > 0 && keys.every((k) => SCOPING.test(k)), `${s.Sid}: ${JSON.stringify(s.Condition)}`);
+                assert.ok(!resources.includes("*"), `${s.Sid} on *`);
+                for (const arn of resources) assert.match(arn, /^arn:aws:ec2:af-south-1:[0-9*]*:(snapshot|volume)\/\*$/);
+            } else assert.deepStrictEqual(list(s.Action).sort(), ["ec2:DescribeSnapshots", "ec2:DescribeVolumes"]);
+        }
+    });
+
+    it("when on, create snapshots only with Velero's tags and delete only snapshots that carry them", () => {
+        const ec2 = statements(r.get(T.iamPolicy, "backup-velero").inputs.policy);
+        const snapshots = "arn:aws:ec2:af-south-1::snapshot/*";
+        const on = (action: string, resource: string) =>
+            ec2.filter((s) => list(s.Action).includes(action) && list(s.Resource).includes(resource)).map((s) => s.Condition);
+        assert.deepStrictEqual(on("ec2:DeleteSnapshot", snapshots), [{ Null: { "ec2:ResourceTag/velero.io/backup": "false" } }]);
+        assert.deepStrictEqual(on("ec2:CreateSnapshot", snapshots), [
+            { Null: { "aws:RequestTag/velero.io/backup": "false", "aws:RequestTag/velero.io/pv": "false" } },
+        ]);
+        assert.deepStrictEqual(on("ec2:CreateTags", snapshots), [
+            { StringEquals: { "ec2:CreateAction": ["CreateSnapshot", "CreateVolume"] } },
+        ]);
+        assert.deepStrictEqual(on("ec2:CreateVolume", snapshots), [{ Null: { "ec2:ResourceTag/velero.io/backup": "false" } }]);
+    });
+
+    it("are refused on bare metal before anything is registered", async () => {
+        await assert.rejects(
+            () => render("baremetal", on),
+            (err: Error & { registered?: number }) => {
+                assert.match(err.message, /backup:velero\.nativeSnapshots: must be false on bare metal \(allowed: false\)/);
+                assert.strictEqual(err.registered, 0);
+                return true;
+            },
+        );
     });
 });

@@ -309,6 +309,19 @@ describe("off-site copy, bare metal", () => {
             "kms:Decrypt",
             "kms:GenerateDataKey",
         ]);
+        // The long-lived key can use the KMS key only through S3 in the bucket's region (eu-west-1), for that bucket.
+        const kms = stmts.filter((s) => list(s.Action).some((a) => a.startsWith("kms:")));
+        assert.deepStrictEqual(
+            kms.map((s) => s.Condition),
+            [
+                {
+                    StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+                    StringLike: {
+                        "kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::rciis-offsite-backups", "arn:aws:s3:::rciis-offsite-backups/*"],
+                    },
+                },
+            ],
+        );
         assert.ok(!stmts.flatMap((s) => list(s.Action)).some((a) => a.includes("Delete") || a.endsWith("*")));
         const key = r.get(T.accessKey, "offsite-writer");
         assert.ok(
@@ -465,10 +478,14 @@ describe("off-site copy, AWS (S3 replication)", () => {
         assert.ok(!stmts.flatMap((s) => list(s.Action)).some((a) => a === "s3:ReplicateDelete" || a.includes("*")));
         const decrypt = stmts.find((s) => s.Sid === "DecryptSource");
         assert.deepStrictEqual(decrypt?.Condition, {
-            StringLike: { "kms:ViaService": "s3.af-south-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": [src, `${src}/*`] },
+            StringEquals: { "kms:ViaService": "s3.af-south-1.amazonaws.com" },
+            StringLike: { "kms:EncryptionContext:aws:s3:arn": [src, `${src}/*`] },
         });
         const encrypt = stmts.find((s) => s.Sid === "EncryptReplicas");
-        assert.strictEqual(encrypt?.Condition?.StringLike["kms:ViaService"], "s3.eu-west-1.amazonaws.com");
+        assert.deepStrictEqual(encrypt?.Condition, {
+            StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+            StringLike: { "kms:EncryptionContext:aws:s3:arn": [dst, `${dst}/*`] },
+        });
     });
 
     it("reads Object Lock metadata of locked sources; locks replicas when asked", async () => {

@@ -110,9 +110,10 @@ export const cnpgPermissions = {
         },
         { Sid: "BarmanBucketLocation", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: BUCKET_ARN },
         {
-            Sid: "VeleroSnapshots",
+            // Not the CNPG role's (Velero's, with native snapshots): an action on "*" that is not S3.
+            Sid: "DescribeVolumesAndSnapshots",
             Effect: "Allow",
-            Action: ["ec2:CreateSnapshot", "ec2:DescribeSnapshots"],
+            Action: ["ec2:DescribeSnapshots", "ec2:DescribeVolumes"],
             Resource: "*",
             Condition: { StringEquals: { "aws:RequestedRegion": "af-south-1" } },
         },
@@ -343,3 +344,148 @@ export const cronJob = (): ResourceInput => ({
         },
     },
 });
+
+const SNAPSHOTS = "arn:aws:ec2:af-south-1::snapshot/*";
+const VOLUMES = "arn:aws:ec2:af-south-1:*:volume/*";
+
+/** Velero's EC2 statements with `backup:velero.nativeSnapshots: true` (stacks/grants.ts). */
+export const veleroSnapshotPermissions = {
+    Version: "2012-10-17",
+    Statement: [
+        {
+            Sid: "DescribeVolumesAndSnapshots",
+            Effect: "Allow",
+            Action: ["ec2:DescribeSnapshots", "ec2:DescribeVolumes"],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:RequestedRegion": "af-south-1" } },
+        },
+        {
+            Sid: "SnapshotPersistentVolumes",
+            Effect: "Allow",
+            Action: "ec2:CreateSnapshot",
+            Resource: VOLUMES,
+            Condition: { Null: { "ec2:ResourceTag/kubernetes.io/created-for/pv/name": "false" } },
+        },
+        {
+            Sid: "CreateVeleroSnapshots",
+            Effect: "Allow",
+            Action: "ec2:CreateSnapshot",
+            Resource: SNAPSHOTS,
+            Condition: { Null: { "aws:RequestTag/velero.io/backup": "false", "aws:RequestTag/velero.io/pv": "false" } },
+        },
+        {
+            Sid: "RestoreVolumes",
+            Effect: "Allow",
+            Action: "ec2:CreateVolume",
+            Resource: VOLUMES,
+            Condition: { Null: { "aws:RequestTag/velero.io/backup": "false" } },
+        },
+        {
+            Sid: "RestoreFromVeleroSnapshots",
+            Effect: "Allow",
+            Action: "ec2:CreateVolume",
+            Resource: SNAPSHOTS,
+            Condition: { Null: { "ec2:ResourceTag/velero.io/backup": "false" } },
+        },
+        {
+            Sid: "TagOnCreate",
+            Effect: "Allow",
+            Action: "ec2:CreateTags",
+            Resource: [SNAPSHOTS, VOLUMES],
+            Condition: { StringEquals: { "ec2:CreateAction": ["CreateSnapshot", "CreateVolume"] } },
+        },
+        {
+            Sid: "DeleteVeleroSnapshots",
+            Effect: "Allow",
+            Action: "ec2:DeleteSnapshot",
+            Resource: SNAPSHOTS,
+            Condition: { Null: { "ec2:ResourceTag/velero.io/backup": "false" } },
+        },
+    ],
+};
+
+/** A consumer's bucket-key grant (stacks/grants.ts), and the replication role's Encrypt on the replica key (stacks/replication.ts). */
+export const kmsPermissions = {
+    Version: "2012-10-17",
+    Statement: [
+        {
+            Sid: "UseBucketKeyThroughS3",
+            Effect: "Allow",
+            Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+            Resource: "arn:aws:kms:af-south-1:123456789012:key/k",
+            Condition: {
+                StringEquals: { "kms:ViaService": "s3.af-south-1.amazonaws.com" },
+                StringLike: { "kms:EncryptionContext:aws:s3:arn": [BUCKET_ARN, `${BUCKET_ARN}/esb-postgres/*`] },
+            },
+        },
+        {
+            Sid: "EncryptReplicas",
+            Effect: "Allow",
+            Action: ["kms:Encrypt", "kms:GenerateDataKey"],
+            Resource: "arn:aws:kms:eu-west-1:123456789012:key/r",
+            Condition: {
+                StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+                StringLike: { "kms:EncryptionContext:aws:s3:arn": [`${BUCKET_ARN}-replica`, `${BUCKET_ARN}-replica/*`] },
+            },
+        },
+    ],
+};
+
+/** A namespace the stack owns: retained on delete, enforcing restricted. */
+export const namespace = (): ResourceInput => ({
+    type: "kubernetes:core/v1:Namespace",
+    name: "velero",
+    props: {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: "velero", labels: { "pod-security.kubernetes.io/enforce": "restricted" } },
+    },
+    opts: { retainOnDelete: true },
+});
+
+/** A container security context that meets restricted (a new object each time: fixtures are edited by path). */
+const restrictedContainer = () => ({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true });
+
+/** A Deployment whose pod meets the restricted Pod Security Standard (pod-level non-root and seccomp). */
+export const restrictedDeployment = (): ResourceInput => ({
+    type: "kubernetes:apps/v1:Deployment",
+    name: "velero-server",
+    props: {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "velero", namespace: "velero" },
+        spec: {
+            template: {
+                spec: {
+                    securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                    initContainers: [
+                        {
+                            name: "velero-plugin-for-aws",
+                            image: "velero/velero-plugin-for-aws:v1.13.0",
+                            securityContext: restrictedContainer(),
+                        },
+                    ],
+                    containers: [{ name: "velero", image: "velero/velero:v1.17.0", securityContext: restrictedContainer() }],
+                    volumes: [
+                        { name: "plugins", emptyDir: {} },
+                        { name: "cloud-credentials", secret: { secretName: "velero" } },
+                    ],
+                },
+            },
+        },
+    },
+});
+
+/** The Velero chart with values that give its pods the restricted profile (components/velero.ts). */
+export const restrictedVeleroChart = (): ResourceInput => {
+    const chart = veleroChart();
+    Object.assign(chart.props.values as Record<string, unknown>, {
+        podSecurityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+        containerSecurityContext: restrictedContainer(),
+        initContainers: [
+            { name: "velero-plugin-for-aws", image: "velero/velero-plugin-for-aws:v1.13.0", securityContext: restrictedContainer() },
+        ],
+        deployNodeAgent: false,
+    });
+    return chart;
+};

@@ -81,4 +81,83 @@ describe("iam policies", () => {
                 fx.irsaRole({ Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
             ));
     });
+
+    describe("iam-policy-ec2-mutations-scoped", () => {
+        const policy = iam.iamPolicyEc2MutationsScoped;
+        const snapshots = (i: number, field: string, value: unknown) =>
+            fx.iamPolicy(changed(fx.veleroSnapshotPermissions, ["Statement", i, field], value));
+        const DELETE = 6;
+        it("passes Velero's tag-scoped native-snapshot statements", () => expectOne(policy, fx.iamPolicy(fx.veleroSnapshotPermissions)));
+        it("passes Describe* on * (no resource-level permissions there)", () => expectOne(policy, snapshots(0, "Condition", undefined)));
+        it("fails DeleteSnapshot without its tag condition", () =>
+            expectOne(
+                policy,
+                snapshots(DELETE, "Condition", undefined),
+                /DeleteVeleroSnapshots allows ec2:deletesnapshot on "arn:aws:ec2:af-south-1::snapshot\/\*" without a tag/,
+            ));
+        it('fails DeleteSnapshot on "*" with only a region condition (the program before this check)', () =>
+            expectOne(
+                policy,
+                fx.iamPolicy(
+                    changed(
+                        changed(fx.veleroSnapshotPermissions, ["Statement", DELETE, "Resource"], "*"),
+                        ["Statement", DELETE, "Condition"],
+                        { StringEquals: { "aws:RequestedRegion": "af-south-1" } },
+                    ),
+                ),
+                /on "\*" without a tag or creation-action condition/,
+            ));
+        it("fails a Null condition that requires the tag to be absent", () =>
+            expectOne(policy, snapshots(DELETE, "Condition", { Null: { "ec2:ResourceTag/velero.io/backup": "true" } }), /without a tag/));
+        it('fails "ec2:*" on "*"', () => expectOne(policy, snapshots(0, "Action", "ec2:*"), /allows ec2:\* on "\*"/));
+        it('fails "ec2:Delete*" patterns too', () =>
+            expectOne(policy, snapshots(0, "Action", ["ec2:Delete*", "ec2:DescribeVolumes"]), /allows ec2:delete\*/));
+        it("fails an Allow by NotResource", () => {
+            const unscoped = changed(fx.veleroSnapshotPermissions, ["Statement", DELETE, "Condition"], undefined);
+            const doc = changed(changed(unscoped, ["Statement", DELETE, "Resource"], undefined), ["Statement", DELETE, "NotResource"], "x");
+            return expectOne(policy, fx.iamPolicy(doc), /ec2:deletesnapshot on NotResource/);
+        });
+    });
+
+    describe("iam-policy-kms-through-s3", () => {
+        const policy = iam.iamPolicyKmsThroughS3;
+        const consumer = (field: string, value: unknown) => fx.iamPolicy(changed(fx.kmsPermissions, ["Statement", 0, field], value));
+        const condition = (path: string[], value: unknown) =>
+            fx.iamPolicy(changed(fx.kmsPermissions, ["Statement", 0, "Condition", ...path], value));
+        it("passes a consumer's grant through S3 and replication's Encrypt through S3", () =>
+            expectOne(policy, fx.iamPolicy(fx.kmsPermissions)));
+        it("passes with the encryption context alone", () => expectOne(policy, condition(["StringEquals"], undefined)));
+        it("passes with kms:ViaService alone", () => expectOne(policy, condition(["StringLike"], undefined)));
+        it("fails a grant without either condition (the program before this check)", () =>
+            expectOne(
+                policy,
+                consumer("Condition", undefined),
+                /UseBucketKeyThroughS3 allows kms:decrypt, kms:generatedatakey without a kms:ViaService/,
+            ));
+        it("fails kms:ReEncryptFrom", () =>
+            expectOne(
+                policy,
+                consumer("Action", ["kms:Decrypt", "kms:ReEncryptFrom"]),
+                /allows kms:reencryptfrom: no backup reader or writer/,
+            ));
+        it('fails "kms:ReEncrypt*"', () => expectOne(policy, consumer("Action", ["kms:ReEncrypt*"]), /kms:reencryptfrom, kms:reencryptto/));
+        it("fails kms:Encrypt with kms:ViaService alone", () =>
+            expectOne(
+                policy,
+                fx.iamPolicy(changed(fx.kmsPermissions, ["Statement", 1, "Condition", "StringLike"], undefined)),
+                /EncryptReplicas allows kms:Encrypt without both/,
+            ));
+        it("fails a consumer's kms:Encrypt through S3 without the encryption context", () => {
+            const viaServiceOnly = changed(fx.kmsPermissions, ["Statement", 0, "Condition", "StringLike"], undefined);
+            return expectOne(
+                policy,
+                fx.iamPolicy(changed(viaServiceOnly, ["Statement", 0, "Action"], ["kms:Encrypt"])),
+                /allows kms:Encrypt without both/,
+            );
+        });
+        it("ignores KMS actions that use no key material (DescribeKey)", () => {
+            const unconditioned = changed(fx.kmsPermissions, ["Statement", 0, "Condition"], undefined);
+            return expectOne(policy, fx.iamPolicy(changed(unconditioned, ["Statement", 0, "Action"], "kms:DescribeKey")));
+        });
+    });
 });

@@ -17,6 +17,8 @@ const INTENDED: Record<string, EnforcementLevel> = {
     "iam-policy-no-s3-wildcard-resource": "mandatory",
     "iam-policy-s3-action-wildcards": "advisory",
     "iam-role-irsa-trust-pinned": "mandatory",
+    "iam-policy-ec2-mutations-scoped": "mandatory",
+    "iam-policy-kms-through-s3": "mandatory",
     "ceph-objectstoreuser-no-capabilities": "mandatory",
     "ceph-objectbucketclaim-bucket-owner": "mandatory",
     "ceph-objectbucketclaim-lifecycle-min-expiration": "mandatory",
@@ -31,11 +33,14 @@ const INTENDED: Record<string, EnforcementLevel> = {
     "workloads-container-image-pinned": "mandatory",
     "workloads-pod-run-as-non-root": "mandatory",
     "workloads-container-resource-limits": "advisory",
+    "workloads-pod-security-restricted": "mandatory",
+    "workloads-namespace-pod-security-label": "mandatory",
+    "kubernetes-namespace-retain-on-delete": "mandatory",
     "stack-s3-bucket-guardrails": "mandatory",
     "stack-cnpg-backup-pairing": "mandatory",
 };
 
-const AREAS = ["s3", "iam", "ceph", "cnpg", "velero", "workloads", "stack"];
+const AREAS = ["s3", "iam", "ceph", "cnpg", "velero", "workloads", "kubernetes", "stack"];
 const SENTENCE = /^[A-Z`].*[.]$/s;
 
 describe("the pack's policies", () => {
