@@ -506,11 +506,9 @@ const eks = z.union(
 
 /** Every AWS region, from the AWS provider's own Region enum (a small module of constants, not the whole SDK). */
 export const AWS_REGIONS: readonly string[] = Object.values(Region);
-const awsRegion = z
-    .string()
-    .refine((r) => AWS_REGIONS.includes(r), {
-        error: (iss) => `"${String(iss.input)}" is not an AWS region; an AWS region like af-south-1: one of ${AWS_REGIONS.join(", ")}`,
-    });
+const awsRegion = z.string().refine((r) => AWS_REGIONS.includes(r), {
+    error: (iss) => `"${String(iss.input)}" is not an AWS region; an AWS region like af-south-1: one of ${AWS_REGIONS.join(", ")}`,
+});
 
 const awsStorage = z.strictObject({
     /** AWS region of the buckets, e.g. af-south-1. */
