@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { Region } from "@pulumi/aws/types/enums";
+import { Cron } from "croner";
 import { z } from "zod";
 import {
     bucketCollision,
@@ -76,13 +77,72 @@ const ttl = z
     .regex(/^[1-9][0-9]*h$/, "a TTL must be a whole number of hours, like 720h")
     .refine((t) => Number(t.slice(0, -1)) <= MAX_KEEP_DAYS * 24, `a TTL must be at most ${MAX_KEEP_DAYS * 24}h (ten years)`);
 
-/** Standard five-field cron (Kubernetes CronJob, Velero Schedule). */
-const cron5 = z
-    .string()
-    .refine(
-        (s) => s.trim().split(/\s+/).length === 5,
-        'a schedule must be a five-field cron expression (minute hour day month weekday), like "0 2 * * *"',
-    );
+/** A fixed start for enumerating runs, so derived numbers never depend on the day they are computed. */
+const CRON_EPOCH = new Date(Date.UTC(2024, 0, 1));
+const DAY_MS = 86_400_000;
+/** Four years and a day: a whole leap cycle, so a 29 February schedule shows its real gap. */
+const CRON_WINDOW_MS = (4 * 365 + 2) * DAY_MS;
+
+/** The field names of a cron expression, seconds first; five-field expressions have no seconds. */
+const CRON_FIELDS = ["second", "minute", "hour", "day of month", "month", "day of week"];
+const CRON_RANGES = ["second 0-59", "minute 0-59", "hour 0-23", "day of month 1-31", "month 1-12 or jan-dec", "day of week 0-7 or sun-sat"];
+
+/**
+ * One atom of the dialect Kubernetes, Velero and CloudNativePG share (robfig/cron): `*`, `?`, a number or a
+ * three-letter month or day name. The library also knows Quartz's L, W and # and a year field, which those
+ * schedulers refuse, so they are refused here first.
+ */
+const CRON_ATOM = /^(\*|\?|[0-9]+|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$/i;
+
+/** A field's problem in that dialect: lists of ranges or atoms, each with an optional step. */
+function cronFieldProblem(field: string): string | undefined {
+    for (const item of field.split(",")) {
+        const [range, step, ...rest] = item.split("/");
+        const bounds = range.split("-");
+        if (
+            rest.length > 0 ||
+            (step !== undefined && !/^[1-9][0-9]*$/.test(step)) ||
+            bounds.length > 2 ||
+            !bounds.every((b) => CRON_ATOM.test(b))
+        ) {
+            return `"${item}" is not a value, a name, a range or a step`;
+        }
+    }
+    return undefined;
+}
+
+/**
+ * Why a cron expression of `count` fields is refused, or undefined: the fields' syntax in the schedulers'
+ * dialect, then every value's range (names, steps, lists, ranges) by croner, and a schedule that never runs.
+ */
+export function cronProblem(expr: string, count: 5 | 6): string | undefined {
+    const fields = expr.trim().split(/\s+/);
+    const names = CRON_FIELDS.slice(6 - count);
+    for (const [i, field] of fields.entries()) {
+        const problem = cronFieldProblem(field);
+        if (problem !== undefined) return `"${expr}": ${names[i]} field ${problem}`;
+    }
+    let next: Date | null;
+    try {
+        next = new Cron(expr, { timezone: "UTC" }).nextRun(CRON_EPOCH);
+    } catch (err) {
+        const why = (err instanceof Error ? err.message : String(err)).replace(/^CronPattern: /, "");
+        return `"${expr}" is not a valid schedule (${why}); allowed: ${CRON_RANGES.slice(6 - count).join(", ")}`;
+    }
+    return next === null ? `"${expr}" never runs (no date matches its day, month and weekday)` : undefined;
+}
+
+const FIVE_FIELDS = 'a five-field cron expression (minute hour day month weekday), like "0 2 * * *"';
+
+/** Standard five-field cron (Kubernetes CronJob, Velero Schedule), checked field by field. */
+const cron5 = z.string().superRefine((s, ctx) => {
+    if (s.trim().split(/\s+/).length !== 5) {
+        ctx.addIssue({ code: "custom", message: `a schedule must be ${FIVE_FIELDS}` });
+        return;
+    }
+    const problem = cronProblem(s, 5);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}; a schedule must be ${FIVE_FIELDS}` });
+});
 
 /**
  * CloudNativePG ScheduledBackup cron: six fields, seconds first. A five-field value is the seeds'
@@ -90,16 +150,16 @@ const cron5 = z
  */
 const cron6 = z.string().superRefine((s, ctx) => {
     const n = s.trim().split(/\s+/).length;
+    const issue = (message: string) => ctx.addIssue({ code: "custom", message });
     if (n === 5) {
-        ctx.addIssue({
-            code: "custom",
-            message: `"${s}" has five fields, but CloudNativePG schedules have six with seconds first; CNPG would read it as "every hour at minute ${s.trim().split(/\s+/)[1]}". Write "0 ${s.trim()}" for the intended time`,
-        });
+        issue(
+            `"${s}" has five fields, but CloudNativePG schedules have six with seconds first; CNPG would read it as "every hour at minute ${s.trim().split(/\s+/)[1]}". Write "0 ${s.trim()}" for the intended time`,
+        );
     } else if (n !== 6) {
-        ctx.addIssue({
-            code: "custom",
-            message: `"${s}" must be a six-field cron expression (second minute hour day month weekday), like "0 0 2 * * *"`,
-        });
+        issue(`"${s}" must be a six-field cron expression (second minute hour day month weekday), like "0 0 2 * * *"`);
+    } else {
+        const problem = cronProblem(s, 6);
+        if (problem !== undefined) issue(`${problem}; a CloudNativePG schedule is six fields, seconds first, like "0 0 2 * * *"`);
     }
 });
 
@@ -1125,14 +1185,26 @@ export function ttlDays(value: string): number {
 }
 
 /**
- * Upper bound, in days, on the gap between two runs of a cron schedule (five or six fields).
- * Conservative: a fixed day of month counts as monthly, a fixed weekday as weekly, anything else daily.
+ * The longest gap between two runs of a (valid) cron schedule, five or six fields, in whole days rounded up,
+ * at least 1. From croner's runs over a leap cycle: the first run of each day that has one (days without runs
+ * are skipped by asking for the next run after the end of the day). Runs within a day are closer than a day,
+ * so comparing first runs of days bounds every gap from above, exactly for schedules that run at most daily.
  */
+const intervals = new Map<string, number>();
+
 export function cronIntervalDays(expr: string): number {
-    const fields = expr.trim().split(/\s+/);
-    const [dom, month, dow] = fields.slice(-3);
-    if (month !== "*") return 366;
-    if (dom !== "*") return 31;
-    if (dow !== "*") return 7;
-    return 1;
+    const known = intervals.get(expr);
+    if (known !== undefined) return known;
+    const cron = new Cron(expr, { timezone: "UTC" });
+    let longest = 0;
+    let run = cron.nextRun(new Date(CRON_EPOCH.getTime() - 1));
+    while (run !== null && run.getTime() - CRON_EPOCH.getTime() <= CRON_WINDOW_MS) {
+        const endOfDay = new Date(Math.floor(run.getTime() / DAY_MS) * DAY_MS + DAY_MS - 1);
+        const next = cron.nextRun(endOfDay);
+        if (next !== null) longest = Math.max(longest, next.getTime() - run.getTime());
+        run = next;
+    }
+    const days = Math.max(1, Math.ceil(longest / DAY_MS));
+    intervals.set(expr, days);
+    return days;
 }

@@ -146,6 +146,55 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "_1of4.bak",
     ),
 
+    // ---- cron expressions, checked field by field (croner) ----
+    ...[
+        "0 3 * * *;id",
+        "60 3 * * *",
+        "0 24 * * *",
+        "0 5 32 * *",
+        "0 6 * 13 *",
+        "0 3 * * funday",
+        "0 3 L * *",
+        "0 3 * * 5#2",
+        "*/0 3 * * *",
+        "0 3 5-1 * *",
+    ].map((schedule) =>
+        bm(
+            `the SQL Server schedule "${schedule}"`,
+            (r) => (mssql(r)[0].schedule = schedule),
+            "backup:mssql[0].schedule",
+            `"${schedule}"`,
+            "five-field cron",
+        ),
+    ),
+    bm(
+        "an off-site schedule on 30 February",
+        (r) => (r.offsite = { ...offsiteTo({}), schedule: "0 6 30 2 *" }),
+        "backup:offsite.schedule",
+        "never runs",
+    ),
+    bm(
+        "a Velero schedule at minute 61",
+        (r) => (r.velero = { schedules: { daily: { schedule: "61 2 * * *", ttl: "720h" } } }),
+        "backup:velero.schedules.daily.schedule",
+        "minute 0-59",
+    ),
+    bm(
+        "a drill schedule with seconds",
+        (r) => (r.drills = { enabled: true, schedule: "0 0 5 * * 0" }),
+        "backup:drills.schedule",
+        "five-field cron",
+    ),
+    ...["0 0 24 * * *", "60 0 2 * * *", "0 0 2 * * 8", "0 0 2 * * *;id"].map((schedule) =>
+        bm(
+            `the CNPG schedule "${schedule}"`,
+            (r) => (r.cnpg = { schedule }),
+            "backup:cnpg.schedule",
+            `"${schedule}"`,
+            "six fields, seconds first",
+        ),
+    ),
+
     // ---- keys outside backup: ----
     {
         what: "a misspelt namespace (bakup:)",

@@ -90,4 +90,23 @@ describe("config", () => {
         assert.strictEqual(cronIntervalDays("0 3 * * 0"), 7);
         assert.strictEqual(cronIntervalDays("0 3 1 * *"), 31);
     });
+
+    it("derives the longest gap between runs from the schedule itself", () => {
+        // The example stacks' schedules keep the numbers the old field-counting rule gave them.
+        for (const [expr, days] of [
+            ["0 2 * * *", 1],
+            ["0 3 * * 0", 7],
+            ["0 0 2 * * *", 1],
+            ["0 6 * * *", 1],
+            ["0 5 * * 0", 7],
+        ] as const) {
+            assert.strictEqual(cronIntervalDays(expr), days, expr);
+        }
+        assert.strictEqual(cronIntervalDays("*/5 * * * *"), 1);
+        assert.strictEqual(cronIntervalDays("0 3 * * 1-5"), 3, "Friday to Monday");
+        assert.strictEqual(cronIntervalDays("0 3 1,15 * *"), 17, "from the 15th to the 1st after a 31-day month");
+        assert.strictEqual(cronIntervalDays("0 3 1 1,7 *"), 184, "1 July to 1 January");
+        assert.strictEqual(cronIntervalDays("0 0 29 2 *"), 1461, "a leap day");
+        assert.strictEqual(cronIntervalDays("0 0 3 1 */3 *"), 92, "quarterly, seconds first");
+    });
 });
