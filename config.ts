@@ -416,11 +416,23 @@ const velero = z
     })
     .prefault({});
 
+/** A label key: optional DNS prefix and '/', then a name of at most 63 characters. */
+const labelKey = z
+    .string()
+    .regex(
+        /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+        "a label key must be [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.'",
+    );
+const labelValue = z.string().superRefine((v, ctx) => {
+    const problem = labelValueProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const labelRule = z.strictObject({
     /** Pod label key. */
-    key: z.string().min(1),
+    key: labelKey,
     /** Protected values; none = protect every pod that has the label. */
-    values: z.array(z.string().min(1)).optional(),
+    values: z.array(labelValue).optional(),
 });
 
 const descheduler = z
@@ -479,18 +491,6 @@ const cnpg = z
         recoveries: z.array(recovery).default([]),
     })
     .prefault({});
-
-/** A label key: optional DNS prefix and '/', then a name of at most 63 characters. */
-const labelKey = z
-    .string()
-    .regex(
-        /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
-        "a label key must be [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.'",
-    );
-const labelValue = z.string().superRefine((v, ctx) => {
-    const problem = labelValueProblem(v);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-});
 
 const alerts = z
     .strictObject({

@@ -1,8 +1,8 @@
-// Every bad configuration of the corpus goes through the real program under mocks: each must fail with a
-// config error (exit 2 under `pulumi up`, no stack trace) that names the key and says what is wrong, and
-// register nothing at all.
+// Every bad configuration of the corpus goes through the real program under mocks, from its entry point (index.ts,
+// which registers the providers as soon as the config is valid): each must fail with a config error (no stack trace
+// under `pulumi up`) that names the key and says what is wrong, and register nothing at all, not even a provider.
 import * as assert from "assert";
-import { main } from "../program";
+import entry from "../index";
 import { record } from "../scripts/recorder";
 import { BAD_CONFIGS, type BadConfig } from "./bad-configs";
 import { stackConfig } from "./harness";
@@ -27,7 +27,7 @@ describe("the bad-config corpus", () => {
     for (const row of BAD_CONFIGS) {
         it(`refuses ${row.what} (${row.stack}) before registering anything`, async () => {
             await assert.rejects(
-                () => record(main, { stack: row.stack, config: configOf(row) }),
+                () => record(entry, { stack: row.stack, config: configOf(row) }),
                 (err: Error & { registered?: number }) => {
                     assert.match(err.message, /^invalid configuration:\n {2}- /, `not a config error:\n${err.stack ?? err.message}`);
                     const line = err.message.split("\n").find((l) => l.startsWith(`  - ${row.key}`));

@@ -256,6 +256,12 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "at most 63",
     ),
     bm(
+        "a protected-pod label value with a quote",
+        (r) => (r.descheduler = { protectedPods: [{ key: "app", values: ["db'"] }] }),
+        "backup:descheduler.protectedPods[0].values[0]",
+        "not a valid label value",
+    ),
+    bm(
         "an alert label key with a space",
         (r) => (r.alerts = { labels: { "my release": "prometheus" } }),
         "backup:alerts.labels",
