@@ -2,7 +2,21 @@
 // resource is registered; downstream code receives the typed `Config` and never reads config itself.
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { Region } from "@pulumi/aws/types/enums";
+import { Cron } from "croner";
 import { z } from "zod";
+import {
+    bucketCollision,
+    cnpgPrefix,
+    CRONJOB_NAME_MAX,
+    DNS_LABEL_MAX,
+    dnsLabelProblem,
+    labelValueProblem,
+    mssqlBackupJobName,
+    mssqlRestoreJobName,
+    type BucketConsumer,
+    type BucketWriters,
+} from "./names";
 
 /** Config namespace: keys are written `backup:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "backup";
@@ -29,27 +43,106 @@ const dnsLabel = (what: string, max = 63) =>
 
 const namespaceName = dnsLabel("a Kubernetes namespace");
 
+/** Prefixes and suffixes S3 reserves (AWS's "General purpose bucket naming rules"): buckets with them cannot be created. */
+const AWS_RESERVED_BUCKET_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const AWS_RESERVED_BUCKET_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
 // No dots: dotted names break virtual-hosted TLS on AWS and are easy to confuse with endpoints.
 const bucketName = z
     .string()
     .regex(
         /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
         "a bucket name must be 3-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
-    );
-
-/** `30d`, `4w` or `1m` (CloudNativePG's retentionPolicy syntax). */
-const retention = z.string().regex(/^[1-9][0-9]{0,3}[dwm]$/, "retention must look like 30d, 4w or 1m (a number followed by d, w or m)");
-
-/** Velero/Go duration in hours, e.g. `720h`. */
-const ttl = z.string().regex(/^[1-9][0-9]*h$/, "a TTL must be a whole number of hours, like 720h");
-
-/** Standard five-field cron (Kubernetes CronJob, Velero Schedule). */
-const cron5 = z
-    .string()
+    )
     .refine(
-        (s) => s.trim().split(/\s+/).length === 5,
-        'a schedule must be a five-field cron expression (minute hour day month weekday), like "0 2 * * *"',
+        (b) => !AWS_RESERVED_BUCKET_PREFIXES.some((p) => b.startsWith(p)) && !AWS_RESERVED_BUCKET_SUFFIXES.some((x) => b.endsWith(x)),
+        `a bucket name must not start with ${AWS_RESERVED_BUCKET_PREFIXES.join(", ")} nor end with ${AWS_RESERVED_BUCKET_SUFFIXES.join(", ")} (reserved by S3)`,
     );
+
+/**
+ * Ten years bounds every duration that becomes a bucket lifecycle: longer is no backup policy but a typo
+ * (an extra digit), which would otherwise keep every object, and its cost, for centuries without a word.
+ */
+export const MAX_KEEP_DAYS = 3650;
+
+/** `30d`, `4w` or `1m` (CloudNativePG's retentionPolicy syntax), at most ten years. */
+const retention = z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}[dwm]$/, "retention must look like 30d, 4w or 1m (a number followed by d, w or m)")
+    .refine((r) => retentionDays(r) <= MAX_KEEP_DAYS, `retention must be at most ten years (3650d, 521w or 117m)`);
+
+/** Velero/Go duration in hours, e.g. `720h`, at most ten years. */
+const ttl = z
+    .string()
+    .regex(/^[1-9][0-9]*h$/, "a TTL must be a whole number of hours, like 720h")
+    .refine((t) => Number(t.slice(0, -1)) <= MAX_KEEP_DAYS * 24, `a TTL must be at most ${MAX_KEEP_DAYS * 24}h (ten years)`);
+
+/** A fixed start for enumerating runs, so derived numbers never depend on the day they are computed. */
+const CRON_EPOCH = new Date(Date.UTC(2024, 0, 1));
+const DAY_MS = 86_400_000;
+/** Four years and a day: a whole leap cycle, so a 29 February schedule shows its real gap. */
+const CRON_WINDOW_MS = (4 * 365 + 2) * DAY_MS;
+
+/** The field names of a cron expression, seconds first; five-field expressions have no seconds. */
+const CRON_FIELDS = ["second", "minute", "hour", "day of month", "month", "day of week"];
+const CRON_RANGES = ["second 0-59", "minute 0-59", "hour 0-23", "day of month 1-31", "month 1-12 or jan-dec", "day of week 0-7 or sun-sat"];
+
+/**
+ * One atom of the dialect Kubernetes, Velero and CloudNativePG share (robfig/cron): `*`, `?`, a number or a
+ * three-letter month or day name. The library also knows Quartz's L, W and # and a year field, which those
+ * schedulers refuse, so they are refused here first.
+ */
+const CRON_ATOM = /^(\*|\?|[0-9]+|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$/i;
+
+/** A field's problem in that dialect: lists of ranges or atoms, each with an optional step. */
+function cronFieldProblem(field: string): string | undefined {
+    for (const item of field.split(",")) {
+        const [range, step, ...rest] = item.split("/");
+        const bounds = range.split("-");
+        if (
+            rest.length > 0 ||
+            (step !== undefined && !/^[1-9][0-9]*$/.test(step)) ||
+            bounds.length > 2 ||
+            !bounds.every((b) => CRON_ATOM.test(b))
+        ) {
+            return `"${item}" is not a value, a name, a range or a step`;
+        }
+    }
+    return undefined;
+}
+
+/**
+ * Why a cron expression of `count` fields is refused, or undefined: the fields' syntax in the schedulers'
+ * dialect, then every value's range (names, steps, lists, ranges) by croner, and a schedule that never runs.
+ */
+export function cronProblem(expr: string, count: 5 | 6): string | undefined {
+    const fields = expr.trim().split(/\s+/);
+    const names = CRON_FIELDS.slice(6 - count);
+    for (const [i, field] of fields.entries()) {
+        const problem = cronFieldProblem(field);
+        if (problem !== undefined) return `"${expr}": ${names[i]} field ${problem}`;
+    }
+    let next: Date | null;
+    try {
+        next = new Cron(expr, { timezone: "UTC" }).nextRun(CRON_EPOCH);
+    } catch (err) {
+        const why = (err instanceof Error ? err.message : String(err)).replace(/^CronPattern: /, "");
+        return `"${expr}" is not a valid schedule (${why}); allowed: ${CRON_RANGES.slice(6 - count).join(", ")}`;
+    }
+    return next === null ? `"${expr}" never runs (no date matches its day, month and weekday)` : undefined;
+}
+
+const FIVE_FIELDS = 'a five-field cron expression (minute hour day month weekday), like "0 2 * * *"';
+
+/** Standard five-field cron (Kubernetes CronJob, Velero Schedule), checked field by field. */
+const cron5 = z.string().superRefine((s, ctx) => {
+    if (s.trim().split(/\s+/).length !== 5) {
+        ctx.addIssue({ code: "custom", message: `a schedule must be ${FIVE_FIELDS}` });
+        return;
+    }
+    const problem = cronProblem(s, 5);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}; a schedule must be ${FIVE_FIELDS}` });
+});
 
 /**
  * CloudNativePG ScheduledBackup cron: six fields, seconds first. A five-field value is the seeds'
@@ -57,20 +150,65 @@ const cron5 = z
  */
 const cron6 = z.string().superRefine((s, ctx) => {
     const n = s.trim().split(/\s+/).length;
+    const issue = (message: string) => ctx.addIssue({ code: "custom", message });
     if (n === 5) {
-        ctx.addIssue({
-            code: "custom",
-            message: `"${s}" has five fields, but CloudNativePG schedules have six with seconds first; CNPG would read it as "every hour at minute ${s.trim().split(/\s+/)[1]}". Write "0 ${s.trim()}" for the intended time`,
-        });
+        issue(
+            `"${s}" has five fields, but CloudNativePG schedules have six with seconds first; CNPG would read it as "every hour at minute ${s.trim().split(/\s+/)[1]}". Write "0 ${s.trim()}" for the intended time`,
+        );
     } else if (n !== 6) {
-        ctx.addIssue({
-            code: "custom",
-            message: `"${s}" must be a six-field cron expression (second minute hour day month weekday), like "0 0 2 * * *"`,
-        });
+        issue(`"${s}" must be a six-field cron expression (second minute hour day month weekday), like "0 0 2 * * *"`);
+    } else {
+        const problem = cronProblem(s, 6);
+        if (problem !== undefined) issue(`${problem}; a CloudNativePG schedule is six fields, seconds first, like "0 0 2 * * *"`);
     }
 });
 
-const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+(:[0-9]+)?\/?$/, "an endpoint must be a URL like https://host:port with no path");
+/** A host name (dot-separated DNS labels) or a bracketed IPv6 address: nothing that could break a quoted string or a shell. */
+const HOST = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+
+/**
+ * Why an endpoint URL is refused, or undefined. The WHATWG parser finds the parts; the explicit checks refuse
+ * what it would accept but must not reach specs, outputs or SQL: credentials (they would be shown in plaintext),
+ * queries, fragments, paths and characters that have no business in a host.
+ */
+export function endpointProblem(value: string): string | undefined {
+    const scheme = /^https?:\/\//.exec(value);
+    if (scheme === null) return "an endpoint must be a URL like https://host:port with no path (http:// or https://)";
+    const authority = value.slice(scheme[0].length).replace(/\/$/, "");
+    if (authority.includes("@")) {
+        return "an endpoint must not contain credentials (user:password@): they would appear in plaintext in specs and outputs; give keys through Secrets";
+    }
+    if (authority.includes("?")) return "an endpoint must not have a query string";
+    if (authority.includes("#")) return "an endpoint must not have a fragment";
+    if (authority.includes("/")) return "an endpoint must be a URL like https://host:port with no path";
+    const port = /:([^:\]]*)$/.exec(authority);
+    if (port !== null && !(/^[0-9]{1,5}$/.test(port[1]) && Number(port[1]) >= 1 && Number(port[1]) <= 65535)) {
+        return `the endpoint's port must be a number from 1 to 65535, not "${port[1]}"`;
+    }
+    const host = port === null ? authority : authority.slice(0, -port[0].length);
+    if (host === "") return "an endpoint needs a host";
+    if (!HOST.test(host)) return `"${host}" is not a host name: lowercase letters, digits, '-' and '.' (or a [IPv6] address)`;
+    try {
+        return new URL(value).hostname === "" ? "an endpoint needs a host" : undefined;
+    } catch {
+        return "an endpoint must be a URL like https://host:port with no path";
+    }
+}
+
+const httpUrl = z.string().superRefine((v, ctx) => {
+    const problem = endpointProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** A region name an S3 endpoint signs for: it reaches scripts and SQL, so a plain name only. */
+const s3Region = z
+    .string()
+    .min(1, "region must not be empty")
+    .max(63, "region must be at most 63 characters")
+    .regex(
+        /^[a-z0-9][a-z0-9._-]*$/,
+        "region must be lowercase letters, digits, '.', '_' and '-', starting with a letter or digit (like eu-west-1)",
+    );
 
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$/, "a quantity like 100m, 128Mi or 1Gi");
 const resources = z.strictObject({
@@ -96,6 +234,24 @@ const postgresDatabase = z.strictObject({
     /** Namespace of the Cluster. */
     namespace: namespaceName,
 });
+
+/** SQL Server writes at most 64 backup devices (stripes), so a striped set names `_1of<n>` with n from 1 to 64. */
+export const MAX_STRIPES = 64;
+
+/** A striped restore names the first stripe, `<name>_1of<n>.bak`, of a set SQL Server can have written. */
+function checkStripedFile(file: string, ctx: z.core.$RefinementCtx<string>): void {
+    const stripe = /_([0-9]+)of([0-9]+)\.bak$/.exec(file);
+    if (stripe === null) return;
+    const n = Number(stripe[2]);
+    if (!(n >= 1 && n <= MAX_STRIPES)) {
+        ctx.addIssue({
+            code: "custom",
+            message: `a striped set "_1of${stripe[2]}" must have 1 to ${MAX_STRIPES} stripes (SQL Server's limit of backup devices)`,
+        });
+    } else if (stripe[1] !== "1") {
+        ctx.addIssue({ code: "custom", message: `name the first stripe of the set, ..._1of${n}.bak: the restore reads all ${n} from it` });
+    }
+}
 
 /** One SQL Server database backed up with BACKUP TO URL. */
 const mssqlDatabase = z.strictObject({
@@ -123,7 +279,7 @@ const mssqlDatabase = z.strictObject({
     /** Image with sqlcmd (mssql-tools18), pinned. Default the seed's SQL Server image, which ships /opt/mssql-tools18. */
     image: pinnedImage.default("mcr.microsoft.com/mssql/server:2022-CU20-GDR2-ubuntu-22.04"),
     /** Stripe the backup over this many URLs (large databases: each S3 object is limited to 10,000 parts). Default 1. */
-    stripes: z.number().int().min(1).max(64).default(1),
+    stripes: z.number().int().min(1).max(MAX_STRIPES).default(1),
     /** Name of the SQL Server credential the job (re)creates. Default s3_backup_credential (seed). */
     credentialName: z
         .string()
@@ -137,7 +293,10 @@ const mssqlDatabase = z.strictObject({
     restore: z
         .strictObject({
             /** Object name of the .bak file under the database's prefix, e.g. RCIIS_20260217T030000Z.bak (striped: the _1of<n> name). */
-            file: z.string().regex(/^[A-Za-z0-9_.-]+\.bak$/, "restore.file must be a .bak object name under the database's prefix"),
+            file: z
+                .string()
+                .regex(/^[A-Za-z0-9_.-]+\.bak$/, "restore.file must be a .bak object name under the database's prefix")
+                .superRefine(checkStripedFile),
             /** Database name to restore into. Default the backed-up database (then `replace` must be true). */
             targetDatabase: z
                 .string()
@@ -149,8 +308,18 @@ const mssqlDatabase = z.strictObject({
             move: z
                 .array(
                     z.strictObject({
-                        logicalName: z.string().min(1),
-                        physicalPath: z.string().regex(/^\/[^']+$/, "physicalPath must be an absolute path without quotes"),
+                        /** Logical file name (sysname): letters, digits, '_', '-', '.' and inner spaces, at most 128. */
+                        logicalName: z
+                            .string()
+                            .max(128, "logicalName must be at most 128 characters (a SQL Server sysname)")
+                            .regex(
+                                /^[A-Za-z0-9_.-]([A-Za-z0-9_. -]*[A-Za-z0-9_.-])?$/,
+                                "logicalName must be letters, digits, '_', '-', '.' and spaces inside (no quotes, brackets or $)",
+                            ),
+                        physicalPath: z
+                            .string()
+                            .regex(/^\/[^']+$/, "physicalPath must be an absolute path without quotes")
+                            .refine((v) => !v.includes("$("), "physicalPath must not contain $( (sqlcmd would read it as a variable)"),
                     }),
                 )
                 .default([]),
@@ -158,10 +327,23 @@ const mssqlDatabase = z.strictObject({
         .optional(),
 });
 
+/** Whether an RFC 3339 time names a real instant: Date.parse rolls 2026-02-30 over to March instead of refusing it. */
+export function isCalendarTime(v: string): boolean {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/.exec(v);
+    if (m === null) return false;
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+    const date = new Date(Date.UTC(year, month - 1, day));
+    const zoneOk = m[8] === "Z" || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+    return date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59 && zoneOk;
+}
+
 /** A point in time, RFC 3339 with an explicit zone, in the past. */
 const pastTime = z.string().superRefine((v, ctx) => {
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) || Number.isNaN(Date.parse(v))) {
-        ctx.addIssue({ code: "custom", message: `"${v}" must be an RFC 3339 time with a zone, like 2026-02-17T12:00:00Z` });
+    if (!isCalendarTime(v)) {
+        ctx.addIssue({
+            code: "custom",
+            message: `"${v}" must be an RFC 3339 time with a zone that exists on the calendar (2026-02-30 does not), like 2026-02-17T12:00:00Z`,
+        });
     } else if (Date.parse(v) > Date.now()) {
         ctx.addIssue({ code: "custom", message: `"${v}" is in the future: a recovery can only target a time that has been archived` });
     }
@@ -239,11 +421,23 @@ const velero = z
     })
     .prefault({});
 
+/** A label key: optional DNS prefix and '/', then a name of at most 63 characters. */
+const labelKey = z
+    .string()
+    .regex(
+        /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+        "a label key must be [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.'",
+    );
+const labelValue = z.string().superRefine((v, ctx) => {
+    const problem = labelValueProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const labelRule = z.strictObject({
     /** Pod label key. */
-    key: z.string().min(1),
+    key: labelKey,
     /** Protected values; none = protect every pod that has the label. */
-    values: z.array(z.string().min(1)).optional(),
+    values: z.array(labelValue).optional(),
 });
 
 const descheduler = z
@@ -310,7 +504,7 @@ const alerts = z
         /** Namespace of the PrometheusRule. Default monitoring. */
         namespace: namespaceName.default("monitoring"),
         /** Labels the Prometheus operator selects rules by. Default { release: prometheus } (seed). */
-        labels: z.record(z.string(), z.string()).default({ release: "prometheus" }),
+        labels: z.record(labelKey, labelValue).default({ release: "prometheus" }),
         /** Where runbook links point: this README's URL in your repository. Default README.md. */
         runbookBaseUrl: z.string().min(1).default("README.md"),
         /** Hours a backup may run late beyond its schedule interval before alerts and verify flag it. Default 3. */
@@ -356,22 +550,30 @@ const objectLock = z
     })
     .prefault({});
 
-const eks = z.union([
-    z.strictObject({
-        /** EKS cluster whose OIDC issuer is looked up. */
-        clusterName: z.string().min(1),
-    }),
-    z.strictObject({
-        /** ARN of the cluster's IAM OIDC provider. */
-        oidcProviderArn: z
-            .string()
-            .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/.+$/, "oidcProviderArn must be an IAM OIDC provider ARN"),
-        /** The cluster's OIDC issuer URL, https://oidc.eks.<region>.amazonaws.com/id/<id>. */
-        oidcIssuerUrl: z.string().regex(/^https:\/\/[^\s]+$/, "oidcIssuerUrl must be an https:// URL"),
-    }),
-]);
+const EKS_ALLOWED = "{ clusterName } (the EKS cluster whose OIDC issuer is looked up) or { oidcProviderArn, oidcIssuerUrl }";
+const eks = z.union(
+    [
+        z.strictObject({
+            /** EKS cluster whose OIDC issuer is looked up. */
+            clusterName: z.string().min(1),
+        }),
+        z.strictObject({
+            /** ARN of the cluster's IAM OIDC provider. */
+            oidcProviderArn: z
+                .string()
+                .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/.+$/, "oidcProviderArn must be an IAM OIDC provider ARN"),
+            /** The cluster's OIDC issuer URL, https://oidc.eks.<region>.amazonaws.com/id/<id>. */
+            oidcIssuerUrl: z.string().regex(/^https:\/\/[^\s]+$/, "oidcIssuerUrl must be an https:// URL"),
+        }),
+    ],
+    { error: (iss) => (iss.input === undefined ? `required: ${EKS_ALLOWED}` : `must be ${EKS_ALLOWED}`) },
+);
 
-const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/, "region must be an AWS region like af-south-1");
+/** Every AWS region, from the AWS provider's own Region enum (a small module of constants, not the whole SDK). */
+export const AWS_REGIONS: readonly string[] = Object.values(Region);
+const awsRegion = z.string().refine((r) => AWS_REGIONS.includes(r), {
+    error: (iss) => `"${String(iss.input)}" is not an AWS region; an AWS region like af-south-1: one of ${AWS_REGIONS.join(", ")}`,
+});
 
 const awsStorage = z.strictObject({
     /** AWS region of the buckets, e.g. af-south-1. */
@@ -392,7 +594,7 @@ const baremetalStorage = z.strictObject({
     /** Namespace of the CephObjectStore (and of the object users). Default rook-ceph. */
     objectStoreNamespace: namespaceName.default("rook-ceph"),
     /** Region name RGW answers to (arbitrary for Ceph, but clients must agree). */
-    region: z.string().min(1, "region must not be empty"),
+    region: s3Region,
     /** RGW endpoint as consumers in the cluster reach it. */
     endpoint: httpUrl,
     /** Endpoint for SQL Server, which only speaks https; default: `endpoint`, which must then be https. */
@@ -445,7 +647,7 @@ const offsiteDestination = z.strictObject({
     /** S3 endpoint URL, no path (https://s3.eu-west-1.amazonaws.com, a MinIO or another Ceph). */
     endpoint: httpUrl,
     /** Region the endpoint signs for. */
-    region: z.string().min(1, "region must not be empty"),
+    region: s3Region,
     /** Bucket name; it must exist, be versioned, and expire old objects itself (the copy never deletes). */
     bucket: bucketName,
     /** rclone's S3 provider name for the endpoint. Default Other. */
@@ -598,9 +800,6 @@ function checkOffsite(cfg: Parsed, ctx: Ctx): void {
         if ((o.destination === undefined) === (o.aws === undefined)) {
             issue([], "give exactly one of destination (an existing bucket elsewhere) or aws (a bucket the program creates on AWS)");
         }
-        if (o.namespace === cfg.velero.namespace || o.namespace === cfg.baremetal.objectStoreNamespace) {
-            issue(["namespace"], `"${o.namespace}" is already in use: the copy job gets a namespace of its own, which the program creates`);
-        }
         if (o.aws !== undefined) {
             if (o.aws.bucket === undefined) issue(["aws", "bucket"], "required (string): the bucket the program creates on AWS");
             if (Object.values(o.aws.buckets).some((b) => b !== undefined)) {
@@ -640,6 +839,100 @@ function checkOffsite(cfg: Parsed, ctx: Ctx): void {
         else if (sources.has(name)) bad(`"${name}" is a source bucket; a replica needs its own bucket`);
         else if (seen.has(name)) bad(`"${name}" is already another consumer's replica bucket`);
         seen.add(name);
+    }
+}
+
+/** Consumers with something to back up: Velero always, the database writers when they have databases. */
+export function activeConsumers(cfg: Parsed): BucketConsumer[] {
+    return (["velero", "cnpg", "mssql"] as const).filter(
+        (c) => c === "velero" || (c === "cnpg" ? cfg.postgres.length > 0 : cfg.mssql.length > 0),
+    );
+}
+
+/** What each consumer writes at the top of its bucket: inventory and recovery clusters each under their name. */
+export function bucketWriters(cfg: Parsed): BucketWriters {
+    return {
+        veleroPrefix: cfg.velero.prefix,
+        cnpgClusters: [...cfg.postgres.map((db) => db.name), ...cfg.cnpg.recoveries.map((r) => r.name)].map(cnpgPrefix),
+        mssql: cfg.mssql.length > 0,
+    };
+}
+
+/** Consumers sharing a bucket must not write under the same top-level name (bare metal; AWS refuses sharing). */
+function checkSharedBuckets(cfg: Parsed, ctx: Ctx): void {
+    const buckets = cfg.platform === "aws" ? cfg.aws.buckets : cfg.baremetal.buckets;
+    const c = bucketCollision(activeConsumers(cfg), buckets, bucketWriters(cfg));
+    if (c === undefined) return;
+    ctx.addIssue({
+        code: "custom",
+        path: [cfg.platform, "buckets"],
+        message: `${c.first} and ${c.second} share bucket "${c.bucket}" and would both write under "${c.top}/"; give them different buckets${c.first === "velero" ? ", or set backup:velero.prefix" : ""}`,
+    });
+}
+
+/** Every SQL Server database's Kubernetes names: valid, within Kubernetes' limits, and unique in their namespace. */
+function checkMssqlNames(cfg: Parsed, ctx: Ctx): void {
+    const jobs = new Map<string, string>();
+    cfg.mssql.forEach((db, i) => {
+        const bad = (message: string) => ctx.addIssue({ code: "custom", path: ["mssql", i, "name"], message });
+        const problem =
+            dnsLabelProblem(mssqlBackupJobName(db.name), CRONJOB_NAME_MAX) ??
+            dnsLabelProblem(mssqlRestoreJobName(db.name), DNS_LABEL_MAX) ??
+            labelValueProblem(db.name);
+        if (problem !== undefined) {
+            bad(
+                `"${db.name}" gives the CronJob "${mssqlBackupJobName(db.name)}" and the label value "${db.name}": ${problem}; use a name that starts and ends with a letter or digit, of at most 39 characters`,
+            );
+            return;
+        }
+        const key = `${db.namespace}/${mssqlBackupJobName(db.name)}`;
+        const other = jobs.get(key);
+        if (other !== undefined && other !== db.name) {
+            bad(
+                `"${db.name}" and "${other}" in namespace ${db.namespace} both give the CronJob "${mssqlBackupJobName(db.name)}" (names are lowercased, '_' becomes '-'); rename one`,
+            );
+        }
+        jobs.set(key, db.name);
+    });
+}
+
+/** Where a namespace is named in the config, by key, for the ownership check. */
+function namespaceUses(cfg: Parsed): [string, string][] {
+    const uses: [string, string][] = [
+        ...cfg.namespaces.map((ns, i): [string, string] => [`namespaces[${i}]`, ns]),
+        ...cfg.postgres.map((db, i): [string, string] => [`postgres[${i}].namespace`, db.namespace]),
+        ...cfg.mssql.map((db, i): [string, string] => [`mssql[${i}].namespace`, db.namespace]),
+        ["alerts.namespace", cfg.alerts.namespace],
+    ];
+    if (cfg.platform === "baremetal") uses.push(["baremetal.objectStoreNamespace", cfg.baremetal.objectStoreNamespace]);
+    for (const [name, sched] of Object.entries(cfg.velero.schedules)) {
+        (sched.includedNamespaces ?? []).forEach((ns, i) => uses.push([`velero.schedules.${name}.includedNamespaces[${i}]`, ns]));
+    }
+    return uses;
+}
+
+/**
+ * The namespaces the program creates it also deletes on destroy: each must be its own, never one that holds
+ * applications, databases or the object store, nor a system namespace.
+ */
+function checkCreatedNamespaces(cfg: Parsed, ctx: Ctx): void {
+    const created: [string, string][] = [["velero.namespace", cfg.velero.namespace]];
+    if (cfg.platform === "baremetal" && cfg.offsite.enabled) created.push(["offsite.namespace", cfg.offsite.namespace]);
+    const uses = [...namespaceUses(cfg), ...created];
+    for (const [key, ns] of created) {
+        const path = key.split(".");
+        const bad = (why: string) =>
+            ctx.addIssue({
+                code: "custom",
+                path,
+                message: `"${ns}" ${why}; the program creates this namespace and deletes it on destroy, so it must be one of its own that nothing else uses`,
+            });
+        if (ns === "default" || ns.startsWith("kube-")) {
+            bad("is a system namespace (default and kube-* are refused)");
+            continue;
+        }
+        const other = uses.find(([k, n]) => n === ns && k !== key);
+        if (other !== undefined) bad(`is already in use: backup:${other[0]} names it`);
     }
 }
 
@@ -741,6 +1034,9 @@ const schema = platforms.superRefine((cfg, ctx) => {
                 "must be false on bare metal (allowed: false): native snapshots are AWS EBS snapshots; Rook-Ceph volumes are snapshotted through CSI",
         });
     }
+    checkSharedBuckets(cfg, ctx);
+    checkMssqlNames(cfg, ctx);
+    checkCreatedNamespaces(cfg, ctx);
     if (cfg.platform === "aws") {
         const b = cfg.aws.buckets;
         if (new Set([b.velero, b.cnpg, b.mssql]).size !== 3) {
@@ -783,10 +1079,13 @@ function describe(issue: z.core.$ZodIssue): string {
     const key = `${CONFIG_NAMESPACE}:${head === undefined ? "" : String(head)}${rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
     switch (issue.code) {
         case "invalid_union":
+            // Unions with a message of their own (aws.eks) say what is allowed; zod's default says only "Invalid input".
             if ("options" in issue && Array.isArray(issue.options)) {
                 return `${key}: must be one of ${issue.options.join(", ")}`;
             }
             return `${key}: ${issue.message}`;
+        case "invalid_key":
+            return `${key}: ${issue.issues.map((i) => i.message).join("; ")}`;
         case "invalid_value":
             return `${key}: must be one of ${issue.values.map((v) => String(v)).join(", ")}`;
         case "unrecognized_keys":
@@ -824,6 +1123,19 @@ function decode(value: string): unknown {
     }
 }
 
+/**
+ * Config namespaces besides `backup:` that a stack may set: the Pulumi engine's and those of the providers the
+ * program uses. Anything else is a typo (`bakup:retention`) or a key without a namespace, which Pulumi stores
+ * under the project's name (`backup-platform:retention`): either way it would be silently ignored.
+ */
+export const PROVIDER_NAMESPACES = ["pulumi", "kubernetes", "aws", "random"] as const;
+
+function strayKey(fullKey: string): string {
+    const key = fullKey.slice(fullKey.indexOf(":") + 1);
+    const hint = CONFIG_KEYS.includes(key.split(".")[0]) ? `; did you mean ${CONFIG_NAMESPACE}:${key}?` : "";
+    return `${fullKey}: unknown config namespace "${fullKey.split(":")[0]}"; allowed namespaces: ${[CONFIG_NAMESPACE, ...PROVIDER_NAMESPACES].join(", ")}${hint}`;
+}
+
 /** Config keys whose values must be stored encrypted (`pulumi config set --secret`). */
 export const SECRET_KEYS = ["veleroRepositoryPassword"] as const;
 
@@ -833,12 +1145,15 @@ export const SECRET_KEYS = ["veleroRepositoryPassword"] as const;
  */
 export function parseConfigMap(map: Readonly<Record<string, string>>, isSecret: (fullKey: string) => boolean = () => true): Config {
     const raw: Record<string, unknown> = {};
+    const strays: string[] = [];
     for (const [fullKey, value] of Object.entries(map)) {
-        const [ns, key] = fullKey.split(":", 2);
-        if (ns === CONFIG_NAMESPACE && key !== undefined) {
-            raw[key] = (SECRET_KEYS as readonly string[]).includes(key) ? value : decode(value);
-        }
+        const colon = fullKey.indexOf(":");
+        const ns = colon < 0 ? "" : fullKey.slice(0, colon);
+        const key = fullKey.slice(colon + 1);
+        if (ns === CONFIG_NAMESPACE) raw[key] = (SECRET_KEYS as readonly string[]).includes(key) ? value : decode(value);
+        else if (!(PROVIDER_NAMESPACES as readonly string[]).includes(ns)) strays.push(fullKey);
     }
+    if (strays.length > 0) throw invalid(strays.map(strayKey));
     const plain = SECRET_KEYS.filter((key) => raw[key] !== undefined && !isSecret(`${CONFIG_NAMESPACE}:${key}`));
     if (plain.length > 0) {
         throw invalid(
@@ -883,14 +1198,26 @@ export function ttlDays(value: string): number {
 }
 
 /**
- * Upper bound, in days, on the gap between two runs of a cron schedule (five or six fields).
- * Conservative: a fixed day of month counts as monthly, a fixed weekday as weekly, anything else daily.
+ * The longest gap between two runs of a (valid) cron schedule, five or six fields, in whole days rounded up,
+ * at least 1. From croner's runs over a leap cycle: the first run of each day that has one (days without runs
+ * are skipped by asking for the next run after the end of the day). Runs within a day are closer than a day,
+ * so comparing first runs of days bounds every gap from above, exactly for schedules that run at most daily.
  */
+const intervals = new Map<string, number>();
+
 export function cronIntervalDays(expr: string): number {
-    const fields = expr.trim().split(/\s+/);
-    const [dom, month, dow] = fields.slice(-3);
-    if (month !== "*") return 366;
-    if (dom !== "*") return 31;
-    if (dow !== "*") return 7;
-    return 1;
+    const known = intervals.get(expr);
+    if (known !== undefined) return known;
+    const cron = new Cron(expr, { timezone: "UTC" });
+    let longest = 0;
+    let run = cron.nextRun(new Date(CRON_EPOCH.getTime() - 1));
+    while (run !== null && run.getTime() - CRON_EPOCH.getTime() <= CRON_WINDOW_MS) {
+        const endOfDay = new Date(Math.floor(run.getTime() / DAY_MS) * DAY_MS + DAY_MS - 1);
+        const next = cron.nextRun(endOfDay);
+        if (next !== null) longest = Math.max(longest, next.getTime() - run.getTime());
+        run = next;
+    }
+    const days = Math.max(1, Math.ceil(longest / DAY_MS));
+    intervals.set(expr, days);
+    return days;
 }

@@ -4,6 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type MssqlDatabase } from "../config";
+import { mssqlBackupJobName, mssqlRestoreJobName } from "../names";
 import { type BackupTarget } from "../stacks/targets";
 import { cronJobPolicy } from "./cron";
 import { owned } from "./ownership";
@@ -170,7 +171,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
         if (t.endpoint !== undefined && !t.endpoint.startsWith("https://")) {
             throw new Error(`SQL Server ${db.name}: endpoint ${t.endpoint} is not https; SQL Server refuses plain http`);
         }
-        const jobName = `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-backup`;
+        const jobName = mssqlBackupJobName(db.name);
         const labels = {
             "app.kubernetes.io/name": "mssql-backup",
             "app.kubernetes.io/part-of": "backup-platform",
@@ -257,7 +258,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
                 `${name}-restore`,
                 {
                     metadata: owned({
-                        name: `${db.name.toLowerCase().replace(/_/g, "-")}-mssql-restore`,
+                        name: mssqlRestoreJobName(db.name),
                         namespace: db.namespace,
                         labels: restoreLabels,
                         ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),

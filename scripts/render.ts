@@ -19,12 +19,12 @@ async function run(argv: string[]): Promise<void> {
         else usage(`unknown argument ${arg}`);
     }
     if (!stack) usage("--stack is required");
-    const { config, secretKeys } = readStackConfig(file ?? stackFile(stack));
     try {
+        const { config, secretKeys } = readStackConfig(file ?? stackFile(stack));
         const { resources, outputs } = await record(main, { stack, config, secretKeys });
         process.stdout.write(`${JSON.stringify({ stack, masked: MASK, resources, outputs }, null, 2)}\n`);
     } catch (err) {
-        // Config errors are pulumi.RunError: print the message only, as `pulumi up` would.
+        // Config errors are pulumi.RunError and stack-file errors name the file and line: print the message only, as `pulumi up` would.
         process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exit(2);
     }

@@ -1,6 +1,8 @@
 // Platform-neutral plan of the backup buckets: which consumer writes where, under which prefix,
 // and how long objects live. Both platforms turn this plan into their own resources.
-import { ConfigError, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
+import * as assert from "assert";
+import { activeConsumers, bucketWriters, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
+import { bucketCollision, cnpgPrefix, VELERO_EXPIRING } from "../names";
 import { type Consumer } from "./targets";
 
 /** One writer inside a bucket. */
@@ -34,14 +36,8 @@ export interface BucketPlan {
     readonly lifecycle: readonly LifecycleRule[];
 }
 
-const CONSUMERS: readonly Consumer[] = ["velero", "cnpg", "mssql"];
-
-/** Velero's top-level folders in its bucket; only backups/ and restores/ may age out. */
-const VELERO_EXPIRING = ["backups", "restores"];
-const VELERO_RESERVED = [...VELERO_EXPIRING, "kopia", "metadata", "plugins"];
-
 /** Prefix of one PostgreSQL cluster inside the cnpg bucket (seed layout: s3://<bucket>/<cluster>). */
-export const postgresPrefix = (cluster: string): string => cluster;
+export const postgresPrefix = cnpgPrefix;
 /** A CNPG cluster that writes backups: an inventory cluster, or a recovery cluster reading its source. */
 export interface CnpgWriter {
     readonly name: string;
@@ -64,18 +60,6 @@ export const mssqlPrefix = (namespace: string, database: string): string => `mss
 
 function join(...parts: string[]): string {
     return parts.filter((p) => p !== "").join("/");
-}
-
-/** Top-level names a consumer occupies in its bucket, to catch collisions in shared buckets. */
-function topLevels(cfg: Config, consumer: Consumer): string[] {
-    switch (consumer) {
-        case "velero":
-            return cfg.velero.prefix === "" ? VELERO_RESERVED : [cfg.velero.prefix];
-        case "cnpg":
-            return cnpgWriters(cfg).map((w) => postgresPrefix(w.name));
-        case "mssql":
-            return cfg.mssql.length > 0 ? ["mssql"] : [];
-    }
 }
 
 function userOf(cfg: Config, consumer: Consumer): BucketUser {
@@ -112,33 +96,19 @@ function userOf(cfg: Config, consumer: Consumer): BucketUser {
     }
 }
 
-/** Consumers with something to back up: Velero always, the database writers when they have databases. */
-export function activeConsumers(cfg: Config): Consumer[] {
-    return CONSUMERS.filter((c) => c === "velero" || (c === "cnpg" ? cfg.postgres.length > 0 : cfg.mssql.length > 0));
-}
+/** Consumers with something to back up (defined with the config rules that check their buckets). */
+export { activeConsumers };
 
-/** Plans every bucket of the stack. Throws ConfigError when consumers sharing a bucket would collide. */
+/** Plans every bucket of the stack. Config validation has refused consumers that would collide in a shared bucket. */
 export function planBuckets(cfg: Config, buckets: Readonly<Record<Consumer, string>>): BucketPlan[] {
+    const collision = bucketCollision(activeConsumers(cfg), buckets, bucketWriters(cfg));
+    assert.strictEqual(collision, undefined, "shared-bucket collisions are config errors (config.ts checkSharedBuckets)");
     const byName = new Map<string, Consumer[]>();
     for (const c of activeConsumers(cfg)) {
         byName.set(buckets[c], [...(byName.get(buckets[c]) ?? []), c]);
     }
     const plans: BucketPlan[] = [];
     for (const [name, consumers] of byName) {
-        if (consumers.length > 1) {
-            const seen = new Map<string, Consumer>();
-            for (const c of consumers) {
-                for (const top of topLevels(cfg, c)) {
-                    const other = seen.get(top);
-                    if (other !== undefined && other !== c) {
-                        throw new ConfigError(
-                            `invalid configuration:\n  - backup:${cfg.platform}.buckets: ${other} and ${c} share bucket "${name}" and would both write under "${top}/"; give them different buckets, or set backup:velero.prefix`,
-                        );
-                    }
-                    seen.set(top, c);
-                }
-            }
-        }
         const users = consumers.map((c) => userOf(cfg, c));
         const rules: LifecycleRule[] = [
             { id: "abort-incomplete-multipart", prefix: "", abortMultipartDays: cfg.lifecycle.abortMultipartDays },

@@ -3,7 +3,7 @@
 // checks and its database inventory for stack-cnpg-backup-pairing, so CI checks each stack against
 // what it declares rather than against the pack's defaults.
 import * as fs from "fs";
-import { parse } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 
 /** Days in a CNPG retention ("30d", "4w", "1m"); a month counts 31 days, the stricter reading. */
 export function retentionDays(retention: string): number {
@@ -12,10 +12,40 @@ export function retentionDays(retention: string): number {
     return Number(match[1]) * { d: 1, w: 7, m: 31 }[match[2] as "d" | "w" | "m"];
 }
 
+/** Aliases one stack file may expand: a few are normal, thousands are a "billion laughs" bomb. */
+const MAX_ALIASES = 100;
+
+/**
+ * The `config:` mapping of a stack file. Every YAML problem (tabs, duplicate keys, an alias bomb, a file that is
+ * no mapping) is an Error whose message starts with `<file>:<line>:<column>:`, never a parser's stack trace.
+ * (The pack is its own package, so this mirrors the program's scripts/stackfile.ts rather than importing it.)
+ */
+export function stackFileConfig(text: string, file: string): Record<string, unknown> {
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+    const where = (offset: number) => `${file}:${lines.linePos(offset).line}:${lines.linePos(offset).col}`;
+    const error = doc.errors[0];
+    if (error !== undefined)
+        throw new Error(`${where(error.pos[0])}: ${error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`);
+    let top: unknown;
+    try {
+        top = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (err) {
+        throw new Error(`${where(0)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (top === null || top === undefined) return {};
+    const notStackFile = (offset: number) =>
+        new Error(`${where(offset)}: not a Pulumi stack file: expected a mapping with a "config:" mapping`);
+    if (!isMap(doc.contents)) throw notStackFile(0);
+    const node: unknown = doc.get("config", true);
+    if (node === undefined || (isScalar(node) && node.value === null)) return {};
+    if (!isMap(node)) throw notStackFile(isNode(node) ? (node.range?.[0] ?? 0) : 0);
+    return (top as { config: Record<string, unknown> }).config;
+}
+
 /** The pack config matching one stack file's `backup:` settings. */
-export function stackPolicyConfig(stackFileText: string): Record<string, Record<string, unknown>> {
-    const doc = (parse(stackFileText) ?? {}) as { config?: Record<string, unknown> };
-    const config = doc.config ?? {};
+export function stackPolicyConfig(stackFileText: string, file = "stack file"): Record<string, Record<string, unknown>> {
+    const config = stackFileConfig(stackFileText, file);
     const retention = config["backup:retention"] ?? "30d";
     if (typeof retention !== "string") throw new Error("backup:retention must be a string such as 30d");
     const postgres = config["backup:postgres"] ?? [];
@@ -41,7 +71,7 @@ if (require.main === module) {
         process.exit(64);
     }
     try {
-        process.stdout.write(`${JSON.stringify(stackPolicyConfig(fs.readFileSync(file, "utf8")), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(stackPolicyConfig(fs.readFileSync(file, "utf8"), file), null, 2)}\n`);
     } catch (err) {
         process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exit(2);
