@@ -18,7 +18,7 @@ import {
     type DrillTemplate,
 } from "../scripts/drill-core";
 import { type BackupTarget } from "../stacks/targets";
-import { drillClusterSpec, objectStoreName, type BackupMethod } from "./cnpg";
+import { drillClusterSpec, needsOwnStore, objectStoreName, sourceStoreName, sourceStoreSpec, type BackupMethod } from "./cnpg";
 import { cronJobPolicy } from "./cron";
 import { owned } from "./ownership";
 
@@ -140,11 +140,13 @@ export class RestoreDrills extends pulumi.ComponentResource {
         for (const db of databases) {
             const reader = args.readers[db.name];
             if (reader === undefined) throw new Error(`no drill reader for ${db.name}`);
+            const store =
+                args.method === "plugin" && needsOwnStore(reader) ? this.sourceStore(name, db, reader, labels(db.name)) : undefined;
             // Typed so the runner's reader and this writer agree; Outputs inside (an IRSA role ARN) resolve in jsonStringify.
             const template: { [K in keyof DrillTemplate]: pulumi.Input<DrillTemplate[K]> } = {
                 database: db.name,
                 method: args.method,
-                spec: drillClusterSpec(db.name, reader, args.method),
+                spec: drillClusterSpec(db.name, reader, args.method, store ? sourceStoreName(drillClusterName(db.name)) : undefined),
             };
             new k8s.core.v1.ConfigMap(
                 `${name}-${db.name}-template`,
@@ -152,7 +154,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
                     metadata: owned({ name: drillTemplateName(db.name), namespace: db.namespace, labels: labels(db.name) }),
                     data: { "template.json": pulumi.jsonStringify(template) },
                 },
-                { parent: this, dependsOn: reader.dependsOn },
+                { parent: this, dependsOn: [...reader.dependsOn, ...(store ? [store] : [])] },
             );
             this.drills[db.name] = { template: `${db.namespace}/${drillTemplateName(db.name)}` };
         }
@@ -238,5 +240,24 @@ export class RestoreDrills extends pulumi.ComponentResource {
             this.cronJobs.push({ namespace: db.namespace, cronJob, schedule: args.schedule as string });
         }
         this.registerOutputs({ drills: this.drills });
+    }
+
+    /** The drill cluster's own ObjectStore, carrying the read-only keys (the source's carries its writer's). */
+    private sourceStore(
+        name: string,
+        db: { name: string; namespace: string },
+        reader: BackupTarget,
+        labels: Record<string, string>,
+    ): pulumi.Resource {
+        return new k8s.apiextensions.CustomResource(
+            `${name}-${db.name}-source`,
+            {
+                apiVersion: "barmancloud.cnpg.io/v1",
+                kind: "ObjectStore",
+                metadata: owned({ name: sourceStoreName(drillClusterName(db.name)), namespace: db.namespace, labels }),
+                spec: sourceStoreSpec(reader),
+            },
+            { parent: this, dependsOn: reader.dependsOn },
+        );
     }
 }
