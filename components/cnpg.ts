@@ -73,12 +73,17 @@ export function needsOwnStore(reader: BackupTarget): boolean {
 }
 
 /**
- * The spec of a reader's own ObjectStore (pure, for tests). No retention policy: the plugin applies
- * retention only through a cluster's archiving ObjectStore, and this one can only read.
+ * The spec of a reader's own ObjectStore (pure, for tests). The plugin prunes only through a
+ * cluster's archiving ObjectStore, and these keys cannot delete anyway: the retention policy is the
+ * source's, inert here, and present because every ObjectStore must carry one (policy pack).
  */
-export function sourceStoreSpec(reader: BackupTarget): Record<string, unknown> {
+export function sourceStoreSpec(reader: BackupTarget, retention: string): Record<string, unknown> {
     const env = checksumEnv(reader);
-    return { configuration: barmanStore(reader, 2), ...(env.length > 0 ? { instanceSidecarConfiguration: { env } } : {}) };
+    return {
+        retentionPolicy: retention,
+        configuration: barmanStore(reader, 2),
+        ...(env.length > 0 ? { instanceSidecarConfiguration: { env } } : {}),
+    };
 }
 
 /** Name of the externalClusters entry a recovery bootstraps from. */
@@ -314,7 +319,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
                             apiVersion: "barmancloud.cnpg.io/v1",
                             kind: "ObjectStore",
                             metadata: owned({ name: store, namespace, labels: { "app.kubernetes.io/part-of": "backup-platform" } }),
-                            spec: sourceStoreSpec(source),
+                            spec: sourceStoreSpec(source, args.retention),
                         },
                         { parent: this, dependsOn: [...deps] },
                     ),

@@ -83,6 +83,8 @@ export interface RestoreDrillsArgs {
     readonly readers: Readonly<Record<string, BackupTarget>>;
     /** The databases' backup method. */
     readonly method: BackupMethod;
+    /** The databases' retention (e.g. 30d), which a drill's own ObjectStore repeats. Default 30d. */
+    readonly retention?: string;
     /** Five-field cron, UTC; none = no CronJobs (drills only from `npm run drill`). */
     readonly schedule?: string;
     /** Databases the schedule drills; empty = all. */
@@ -141,7 +143,9 @@ export class RestoreDrills extends pulumi.ComponentResource {
             const reader = args.readers[db.name];
             if (reader === undefined) throw new Error(`no drill reader for ${db.name}`);
             const store =
-                args.method === "plugin" && needsOwnStore(reader) ? this.sourceStore(name, db, reader, labels(db.name)) : undefined;
+                args.method === "plugin" && needsOwnStore(reader)
+                    ? this.sourceStore(name, db, reader, args.retention ?? "30d", labels(db.name))
+                    : undefined;
             // Typed so the runner's reader and this writer agree; Outputs inside (an IRSA role ARN) resolve in jsonStringify.
             const template: { [K in keyof DrillTemplate]: pulumi.Input<DrillTemplate[K]> } = {
                 database: db.name,
@@ -247,6 +251,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
         name: string,
         db: { name: string; namespace: string },
         reader: BackupTarget,
+        retention: string,
         labels: Record<string, string>,
     ): pulumi.Resource {
         return new k8s.apiextensions.CustomResource(
@@ -255,7 +260,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
                 apiVersion: "barmancloud.cnpg.io/v1",
                 kind: "ObjectStore",
                 metadata: owned({ name: sourceStoreName(drillClusterName(db.name)), namespace: db.namespace, labels }),
-                spec: sourceStoreSpec(reader),
+                spec: sourceStoreSpec(reader, retention),
             },
             { parent: this, dependsOn: reader.dependsOn },
         );

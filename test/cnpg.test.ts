@@ -258,7 +258,8 @@ describe("cnpg backups", () => {
             const read = source.inputs.spec as { configuration: Obj; retentionPolicy?: string; instanceSidecarConfiguration: Obj };
             assert.strictEqual(read.configuration.destinationPath, "s3://cnpg-backups/esb-postgres");
             assert.deepStrictEqual(read.configuration.s3Credentials, READER_CREDS, "never the source's writer keys");
-            assert.strictEqual(read.retentionPolicy, undefined, "a read-only store prunes nothing");
+            // The plugin prunes through a cluster's archiving store only, and these keys cannot delete; the policy pack wants one.
+            assert.strictEqual(read.retentionPolicy, "30d");
             assert.deepStrictEqual(read.instanceSidecarConfiguration, { env: CHECKSUM_ENV });
             assert.ok(cluster.options.dependsOn?.includes(`${T.store}::cnpg-esb-postgres-recovered-source`));
         });
