@@ -4,7 +4,7 @@
 // namespace, and every consumer gets exactly its grants, per prefix.
 import { type Config } from "../config";
 import { CNPG_OBJECT_ACTIONS, MSSQL_OBJECT_ACTIONS, REPLICATOR_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
-import { cnpgWriters, mssqlPrefix, postgresPrefix, type BucketPlan } from "./layout";
+import { VELERO_RESERVED, cnpgWriters, mssqlPrefix, postgresPrefix, type BucketPlan } from "./layout";
 
 /** Owner of every backup bucket: no consumer holds its keys (Rook generates them in the object-store namespace). */
 export const BUCKET_OWNER = "backup-owner";
@@ -65,9 +65,12 @@ export function bucketGrants(cfg: Config, plan: BucketPlan, replicator: boolean)
     const grants: BucketGrant[] = [];
     for (const u of plan.users) {
         switch (u.consumer) {
-            case "velero":
-                grants.push({ user: consumerUser("velero"), list: [u.prefix], objects: [u.prefix], actions: VELERO_OBJECT_ACTIONS });
+            case "velero": {
+                // At the root of a shared bucket Velero acts on its own folders only, never on the other writers' prefixes.
+                const objects = u.prefix === "" && plan.users.length > 1 ? VELERO_RESERVED : [u.prefix];
+                grants.push({ user: consumerUser("velero"), list: [u.prefix], objects, actions: VELERO_OBJECT_ACTIONS });
                 break;
+            }
             case "mssql":
                 // As on AWS: list the mssql folder, act only on each database's own prefix.
                 grants.push({

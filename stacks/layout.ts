@@ -38,7 +38,8 @@ const CONSUMERS: readonly Consumer[] = ["velero", "cnpg", "mssql"];
 
 /** Velero's top-level folders in its bucket; only backups/ and restores/ may age out. */
 const VELERO_EXPIRING = ["backups", "restores"];
-const VELERO_RESERVED = [...VELERO_EXPIRING, "kopia", "metadata", "plugins"];
+/** Velero's top-level folders when it writes at the bucket root (its prefix is ""). */
+export const VELERO_RESERVED = [...VELERO_EXPIRING, "kopia", "metadata", "plugins"];
 
 /** Prefix of one PostgreSQL cluster inside the cnpg bucket (seed layout: s3://<bucket>/<cluster>). */
 export const postgresPrefix = (cluster: string): string => cluster;
