@@ -60,6 +60,32 @@ function serviceAccountTemplate(target: BackupTarget): Record<string, unknown> {
         : {};
 }
 
+/** ObjectStore through which `cluster` (a recovery or drill cluster) reads its source's archive, when it has one of its own. */
+export const sourceStoreName = (cluster: string): string => `${cluster}-source`;
+
+/**
+ * An ObjectStore carries the credentials the plugin reads with: a reader with keys of its own (a
+ * Secret) needs an ObjectStore of its own, or it would read with the source's writer keys. A reader
+ * that authenticates as its pods (IRSA) reads through the source's ObjectStore as itself.
+ */
+export function needsOwnStore(reader: BackupTarget): boolean {
+    return reader.credentials.kind === "secret";
+}
+
+/**
+ * The spec of a reader's own ObjectStore (pure, for tests). The plugin prunes only through a
+ * cluster's archiving ObjectStore, and these keys cannot delete anyway: the retention policy is the
+ * source's, inert here, and present because every ObjectStore must carry one (policy pack).
+ */
+export function sourceStoreSpec(reader: BackupTarget, retention: string): Record<string, unknown> {
+    const env = checksumEnv(reader);
+    return {
+        retentionPolicy: retention,
+        configuration: barmanStore(reader, 2),
+        ...(env.length > 0 ? { instanceSidecarConfiguration: { env } } : {}),
+    };
+}
+
 /** Name of the externalClusters entry a recovery bootstraps from. */
 export const recoveryOrigin = (from: string): string => `${from}-origin`;
 
@@ -68,11 +94,16 @@ export const recoveryOrigin = (from: string): string => `${from}-origin`;
  * through its ObjectStore (plugin) or the in-tree barman stanza. Declared recoveries and restore
  * drills both use it, so a drill restores exactly the way a declared recovery would.
  */
-export function recoverySource(from: string, source: BackupTarget, method: BackupMethod): Record<string, unknown> {
+export function recoverySource(
+    from: string,
+    source: BackupTarget,
+    method: BackupMethod,
+    store: string = objectStoreName(from),
+): Record<string, unknown> {
     return method === "plugin"
         ? {
               name: recoveryOrigin(from),
-              plugin: { name: BARMAN_PLUGIN, parameters: { barmanObjectName: objectStoreName(from), serverName: from } },
+              plugin: { name: BARMAN_PLUGIN, parameters: { barmanObjectName: store, serverName: from } },
           }
         : { name: recoveryOrigin(from), barmanObjectStore: barmanStore(source, 4, from) };
 }
@@ -83,12 +114,17 @@ export function recoverySource(from: string, source: BackupTarget, method: Backu
  * archives nowhere. The drill fills in what only the live source knows (image, storage, resources)
  * and the target time.
  */
-export function drillClusterSpec(from: string, reader: BackupTarget, method: BackupMethod): Record<string, unknown> {
+export function drillClusterSpec(
+    from: string,
+    reader: BackupTarget,
+    method: BackupMethod,
+    store: string = objectStoreName(from),
+): Record<string, unknown> {
     const env = method === "barmanObjectStore" ? checksumEnv(reader) : [];
     return {
         instances: 1,
         bootstrap: { recovery: { source: recoveryOrigin(from) } },
-        externalClusters: [recoverySource(from, reader, method)],
+        externalClusters: [recoverySource(from, reader, method, store)],
         ...(env.length > 0 ? { env } : {}),
         ...serviceAccountTemplate(reader),
     };
@@ -127,6 +163,8 @@ export interface CnpgBackupsArgs {
     readonly recoveries?: readonly RecoveryConfig[];
     /** Backup target per cluster name (inventory and recovery clusters). */
     readonly targets: Readonly<Record<string, BackupTarget>>;
+    /** How each recovery reads its source's archive, by recovery name (targets.recoverySources). Default: the source's target. */
+    readonly readers?: Readonly<Record<string, BackupTarget>>;
     /** barmanObjectStore (in-tree) or plugin (Barman Cloud Plugin). */
     readonly method: BackupMethod;
     /** Retention, e.g. 30d. */
@@ -214,7 +252,9 @@ export class CnpgBackups extends pulumi.ComponentResource {
         for (const r of args.recoveries ?? []) {
             const source = args.clusters.find((c) => c.name === r.from);
             if (source === undefined) throw new Error(`recovery ${r.name}: unknown source ${r.from}`);
-            this.recovery(name, r, source.namespace, target(r.from), target(r.name), args, prerequisites(target(r.name), source.namespace));
+            const reader = args.readers?.[r.name] ?? target(r.from);
+            const deps = [...prerequisites(target(r.name), source.namespace), ...(reader === target(r.from) ? [] : reader.dependsOn)];
+            this.recovery(name, r, source.namespace, reader, target(r.name), args, deps);
         }
         this.registerOutputs({ clusters: this.clusters });
     }
@@ -256,7 +296,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
         );
     }
 
-    /** A new Cluster bootstrapped from `source`'s backups, archiving under its own prefix. */
+    /** A new Cluster bootstrapped from `source`'s backups (read through `source`), archiving under its own prefix. */
     private recovery(
         name: string,
         r: RecoveryConfig,
@@ -267,8 +307,27 @@ export class CnpgBackups extends pulumi.ComponentResource {
         deps: pulumi.Resource[],
     ): void {
         const origin = recoveryOrigin(r.from);
-        if (args.method === "plugin") deps.push(this.objectStore(`${name}-${r.name}`, r.name, namespace, own, args.retention, deps));
-        const externalCluster = recoverySource(r.from, source, args.method);
+        let store = objectStoreName(r.from);
+        if (args.method === "plugin") {
+            // Falling back to the source's own target, the source's ObjectStore already carries its keys.
+            if (source !== args.targets[r.from] && needsOwnStore(source)) {
+                store = sourceStoreName(r.name);
+                deps.push(
+                    new k8s.apiextensions.CustomResource(
+                        `${name}-${r.name}-source`,
+                        {
+                            apiVersion: "barmancloud.cnpg.io/v1",
+                            kind: "ObjectStore",
+                            metadata: owned({ name: store, namespace, labels: { "app.kubernetes.io/part-of": "backup-platform" } }),
+                            spec: sourceStoreSpec(source, args.retention),
+                        },
+                        { parent: this, dependsOn: [...deps] },
+                    ),
+                );
+            }
+            deps.push(this.objectStore(`${name}-${r.name}`, r.name, namespace, own, args.retention, deps));
+        }
+        const externalCluster = recoverySource(r.from, source, args.method, store);
         const image = r.imageName
             ? { imageName: r.imageName }
             : r.imageCatalog

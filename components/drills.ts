@@ -18,7 +18,7 @@ import {
     type DrillTemplate,
 } from "../scripts/drill-core";
 import { type BackupTarget } from "../stacks/targets";
-import { drillClusterSpec, objectStoreName, type BackupMethod } from "./cnpg";
+import { drillClusterSpec, needsOwnStore, objectStoreName, sourceStoreName, sourceStoreSpec, type BackupMethod } from "./cnpg";
 import { cronJobPolicy } from "./cron";
 import { owned } from "./ownership";
 
@@ -83,6 +83,8 @@ export interface RestoreDrillsArgs {
     readonly readers: Readonly<Record<string, BackupTarget>>;
     /** The databases' backup method. */
     readonly method: BackupMethod;
+    /** The databases' retention (e.g. 30d), which a drill's own ObjectStore repeats. Default 30d. */
+    readonly retention?: string;
     /** Five-field cron, UTC; none = no CronJobs (drills only from `npm run drill`). */
     readonly schedule?: string;
     /** Databases the schedule drills; empty = all. */
@@ -140,11 +142,15 @@ export class RestoreDrills extends pulumi.ComponentResource {
         for (const db of databases) {
             const reader = args.readers[db.name];
             if (reader === undefined) throw new Error(`no drill reader for ${db.name}`);
+            const store =
+                args.method === "plugin" && needsOwnStore(reader)
+                    ? this.sourceStore(name, db, reader, args.retention ?? "30d", labels(db.name))
+                    : undefined;
             // Typed so the runner's reader and this writer agree; Outputs inside (an IRSA role ARN) resolve in jsonStringify.
             const template: { [K in keyof DrillTemplate]: pulumi.Input<DrillTemplate[K]> } = {
                 database: db.name,
                 method: args.method,
-                spec: drillClusterSpec(db.name, reader, args.method),
+                spec: drillClusterSpec(db.name, reader, args.method, store ? sourceStoreName(drillClusterName(db.name)) : undefined),
             };
             new k8s.core.v1.ConfigMap(
                 `${name}-${db.name}-template`,
@@ -152,7 +158,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
                     metadata: owned({ name: drillTemplateName(db.name), namespace: db.namespace, labels: labels(db.name) }),
                     data: { "template.json": pulumi.jsonStringify(template) },
                 },
-                { parent: this, dependsOn: reader.dependsOn },
+                { parent: this, dependsOn: [...reader.dependsOn, ...(store ? [store] : [])] },
             );
             this.drills[db.name] = { template: `${db.namespace}/${drillTemplateName(db.name)}` };
         }
@@ -238,5 +244,25 @@ export class RestoreDrills extends pulumi.ComponentResource {
             this.cronJobs.push({ namespace: db.namespace, cronJob, schedule: args.schedule as string });
         }
         this.registerOutputs({ drills: this.drills });
+    }
+
+    /** The drill cluster's own ObjectStore, carrying the read-only keys (the source's carries its writer's). */
+    private sourceStore(
+        name: string,
+        db: { name: string; namespace: string },
+        reader: BackupTarget,
+        retention: string,
+        labels: Record<string, string>,
+    ): pulumi.Resource {
+        return new k8s.apiextensions.CustomResource(
+            `${name}-${db.name}-source`,
+            {
+                apiVersion: "barmancloud.cnpg.io/v1",
+                kind: "ObjectStore",
+                metadata: owned({ name: sourceStoreName(drillClusterName(db.name)), namespace: db.namespace, labels }),
+                spec: sourceStoreSpec(reader, retention),
+            },
+            { parent: this, dependsOn: reader.dependsOn },
+        );
     }
 }

@@ -8,6 +8,8 @@ import { owned } from "../components/ownership";
 export const veleroSecretName = "velero-s3-credentials";
 export const cnpgSecretName = "cnpg-s3-credentials";
 export const mssqlSecretName = "mssql-s3-credentials";
+/** The read-only keys recovery and drill clusters read a namespace's archives with (bare metal). */
+export const cnpgReaderSecretName = "cnpg-s3-reader-credentials";
 
 /** Secret name and key names per consumer (the `keys` record of the target). */
 export function secretLayout(consumer: Consumer, namespace: string): SecretCredentials {
@@ -33,6 +35,11 @@ export function secretLayout(consumer: Consumer, namespace: string): SecretCrede
     }
 }
 
+/** Secret layout of a namespace's read-only CNPG keys: cnpg's key names, a name of its own. */
+export function cnpgReaderLayout(namespace: string): SecretCredentials {
+    return { ...secretLayout("cnpg", namespace), secretName: cnpgReaderSecretName };
+}
+
 /**
  * SQL Server splits its S3 credential at ':' and the keys travel inside a SQL string literal and
  * sqlcmd variables: refuse such keys when the Secret is created, not when the 03:00 backup runs.
@@ -55,8 +62,8 @@ export function createConsumerSecret(
     secretAccessKey: pulumi.Input<string>,
     parent: pulumi.Resource,
     dependsOn: pulumi.Resource[] = [],
+    layout: SecretCredentials = secretLayout(consumer, namespace),
 ): k8s.core.v1.Secret {
-    const layout = secretLayout(consumer, namespace);
     if (consumer === "mssql") {
         accessKeyId = pulumi.output(accessKeyId).apply((k) => assertSqlServerSafe(k, "access key"));
         secretAccessKey = pulumi.output(secretAccessKey).apply((k) => assertSqlServerSafe(k, "secret key"));
@@ -81,6 +88,7 @@ export function createConsumerSecret(
                     "app.kubernetes.io/managed-by": "pulumi",
                     "app.kubernetes.io/part-of": "backup-platform",
                     "backup.platform/consumer": consumer,
+                    ...(layout.secretName === cnpgReaderSecretName ? { "backup.platform/access": "read-only" } : {}),
                 },
             }),
             type: "Opaque",

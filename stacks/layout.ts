@@ -2,7 +2,7 @@
 // and how long objects live. Both platforms turn this plan into their own resources.
 import * as assert from "assert";
 import { activeConsumers, bucketWriters, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
-import { bucketCollision, cnpgPrefix, VELERO_EXPIRING } from "../names";
+import { bucketCollision, cnpgPrefix, VELERO_EXPIRING, VELERO_RESERVED } from "../names";
 import { type Consumer } from "./targets";
 
 /** One writer inside a bucket. */
@@ -35,6 +35,9 @@ export interface BucketPlan {
     /** Sorted by id (Rook needs that for idempotent lifecycle updates). */
     readonly lifecycle: readonly LifecycleRule[];
 }
+
+/** Velero's top-level folders when it writes at the bucket root (its prefix is ""). */
+export { VELERO_RESERVED };
 
 /** Prefix of one PostgreSQL cluster inside the cnpg bucket (seed layout: s3://<bucket>/<cluster>). */
 export const postgresPrefix = cnpgPrefix;

@@ -57,6 +57,12 @@ export interface BackupTargets {
      * database's archive (read-only; the drill cluster archives nowhere). Empty without drills.
      */
     readonly drills?: Readonly<Record<string, BackupTarget>>;
+    /**
+     * Per recovery cluster (cnpg.recoveries), keyed by its name: how it reads its source's archive with an
+     * identity that cannot write there. Absent: it reads with the source's target (on AWS its own role,
+     * which its pods assume, already reads the source read-only).
+     */
+    readonly recoverySources?: Readonly<Record<string, BackupTarget>>;
 }
 
 /** What the off-site copy reads: every backup bucket, as a read-only user. */

@@ -19,6 +19,11 @@ const SECRET_CREDS = {
     accessKeyId: { name: "cnpg-s3-credentials", key: "ACCESS_KEY_ID" },
     secretAccessKey: { name: "cnpg-s3-credentials", key: "ACCESS_SECRET_KEY" },
 };
+/** The namespace's read-only keys, which recoveries and drills read their source with (bare metal). */
+const READER_CREDS = {
+    accessKeyId: { name: "cnpg-s3-reader-credentials", key: "ACCESS_KEY_ID" },
+    secretAccessKey: { name: "cnpg-s3-reader-credentials", key: "ACCESS_SECRET_KEY" },
+};
 
 const validators = {
     cluster: crdValidator("cnpg-1.30.0_postgresql.cnpg.io_clusters.yaml"),
@@ -183,7 +188,7 @@ describe("cnpg backups", () => {
         };
         const withRecovery = (method: string) => (raw: Raw) => (raw.cnpg = { method, recoveries: [recovery] });
 
-        it("in-tree: bootstraps from the source's archive and archives under its own prefix", async () => {
+        it("in-tree: bootstraps from the source's archive with read-only keys and archives under its own prefix", async () => {
             const r = await render("baremetal", withRecovery("barmanObjectStore"));
             const cluster = r.get(T.cluster, "cnpg-esb-postgres-recovered-recovery");
             assertValid(validators.cluster, cluster.inputs, "recovery Cluster");
@@ -198,7 +203,7 @@ describe("cnpg backups", () => {
                         destinationPath: "s3://cnpg-backups/esb-postgres",
                         endpointURL: RGW,
                         serverName: "esb-postgres",
-                        s3Credentials: SECRET_CREDS,
+                        s3Credentials: READER_CREDS,
                         wal: { compression: "gzip", maxParallel: 4 },
                         data: { compression: "gzip" },
                     },
@@ -206,6 +211,8 @@ describe("cnpg backups", () => {
             ]);
             const own = (spec.backup as { barmanObjectStore: Obj }).barmanObjectStore;
             assert.strictEqual(own.destinationPath, "s3://cnpg-backups/esb-postgres-recovered");
+            assert.deepStrictEqual(own.s3Credentials, SECRET_CREDS, "it archives with its namespace's writer");
+            assert.ok(cluster.options.dependsOn?.includes("kubernetes:core/v1:Secret::backup-reader-rciis-prod"));
             assert.deepStrictEqual(spec.imageCatalogRef, {
                 apiGroup: "postgresql.cnpg.io",
                 kind: "ImageCatalog",
@@ -218,7 +225,7 @@ describe("cnpg backups", () => {
             assert.strictEqual(r.all(T.scheduled).length, 4, "recovery clusters get no ScheduledBackup of their own");
         });
 
-        it("plugin: reads through the source's ObjectStore, writes through its own", async () => {
+        it("plugin: reads through an ObjectStore of its own with read-only keys, writes through its own archive's", async () => {
             const r = await render("baremetal", withRecovery("plugin"));
             const cluster = r.get(T.cluster, "cnpg-esb-postgres-recovered-recovery");
             assertValid(validators.cluster, cluster.inputs, "recovery Cluster");
@@ -228,7 +235,7 @@ describe("cnpg backups", () => {
                     name: "esb-postgres-origin",
                     plugin: {
                         name: "barman-cloud.cloudnative-pg.io",
-                        parameters: { barmanObjectName: "esb-postgres-backup", serverName: "esb-postgres" },
+                        parameters: { barmanObjectName: "esb-postgres-recovered-source", serverName: "esb-postgres" },
                     },
                 },
             ]);
@@ -241,6 +248,20 @@ describe("cnpg backups", () => {
             ]);
             const own = r.get(T.store, "cnpg-esb-postgres-recovered-objectstore").inputs.spec as { configuration: Obj };
             assert.strictEqual(own.configuration.destinationPath, "s3://cnpg-backups/esb-postgres-recovered");
+            assert.deepStrictEqual(own.configuration.s3Credentials, SECRET_CREDS);
+            const source = r.get(T.store, "cnpg-esb-postgres-recovered-source");
+            assertValid(validators.store, source.inputs, "source ObjectStore");
+            assert.deepStrictEqual(
+                [(source.inputs.metadata as Obj).name, (source.inputs.metadata as Obj).namespace],
+                ["esb-postgres-recovered-source", "rciis-prod"],
+            );
+            const read = source.inputs.spec as { configuration: Obj; retentionPolicy?: string; instanceSidecarConfiguration: Obj };
+            assert.strictEqual(read.configuration.destinationPath, "s3://cnpg-backups/esb-postgres");
+            assert.deepStrictEqual(read.configuration.s3Credentials, READER_CREDS, "never the source's writer keys");
+            // The plugin prunes through a cluster's archiving store only, and these keys cannot delete; the policy pack wants one.
+            assert.strictEqual(read.retentionPolicy, "30d");
+            assert.deepStrictEqual(read.instanceSidecarConfiguration, { env: CHECKSUM_ENV });
+            assert.ok(cluster.options.dependsOn?.includes(`${T.store}::cnpg-esb-postgres-recovered-source`));
         });
 
         it("on AWS the recovery cluster's role reads the source prefix and writes only its own", async () => {
@@ -254,6 +275,13 @@ describe("cnpg backups", () => {
             assert.deepStrictEqual(writes, ["arn:aws:s3:::rciis-cnpg-backups/esb-postgres-recovered/*"]);
             const reads = stmts.filter((s) => [s.Action].flat().includes("s3:GetObject")).flatMap((s) => [s.Resource].flat());
             assert.ok(reads.includes("arn:aws:s3:::rciis-cnpg-backups/esb-postgres/*"));
+            // Its pods read as its own role, so the source's ObjectStore (which names no keys) serves it.
+            assert.deepStrictEqual(
+                (r.get(T.cluster, "cnpg-esb-postgres-recovered-recovery").inputs.spec as { externalClusters: { plugin: Obj }[] })
+                    .externalClusters[0].plugin.parameters,
+                { barmanObjectName: "esb-postgres-backup", serverName: "esb-postgres" },
+            );
+            assert.ok(!r.all(T.store).some((s) => s.name.endsWith("-source")));
         });
 
         const bad: [string, Obj, RegExp][] = [

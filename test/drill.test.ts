@@ -33,6 +33,7 @@ const T = {
     role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
     binding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
     cluster: "kubernetes:postgresql.cnpg.io/v1:Cluster",
+    store: "kubernetes:barmancloud.cnpg.io/v1:ObjectStore",
     iamPolicy: "aws:iam/policy:Policy",
     iamRole: "aws:iam/role:Role",
     rule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
@@ -281,7 +282,19 @@ describe("restore drill resources", () => {
             const t = templateOf(r, "esb-postgres");
             assert.strictEqual(t.method, method);
             const declared = r.get(T.cluster, "cnpg-esb-postgres-recovered-recovery").inputs.spec as Obj;
-            assert.deepStrictEqual(t.spec.externalClusters, declared.externalClusters, `${method}: the same recovery source`);
+            if (method === "plugin") {
+                // Each reading cluster has its own read-only ObjectStore (it carries the keys); the same archive and keys.
+                const storeOf = (spec: Obj) =>
+                    (spec.externalClusters as { plugin: { parameters: { barmanObjectName: string } } }[])[0].plugin.parameters
+                        .barmanObjectName;
+                assert.strictEqual(storeOf(t.spec), "esb-postgres-drill-source");
+                assert.strictEqual(storeOf(declared), "esb-postgres-recovered-source");
+                const config = (id: string) => (r.get(T.store, id).inputs.spec as Obj).configuration;
+                assert.deepStrictEqual(config("drills-esb-postgres-source"), config("cnpg-esb-postgres-recovered-source"));
+                const rename = (spec: Obj) =>
+                    JSON.parse(JSON.stringify(spec.externalClusters).replace(/"[a-z-]+-source"/, '"store"')) as unknown;
+                assert.deepStrictEqual(rename(t.spec), rename(declared), `${method}: the same recovery source`);
+            } else assert.deepStrictEqual(t.spec.externalClusters, declared.externalClusters, `${method}: the same recovery source`);
             assert.deepStrictEqual(t.spec.bootstrap, { recovery: { source: "esb-postgres-origin" } });
             assert.strictEqual(t.spec.backup, undefined);
             assert.strictEqual(t.spec.plugins, undefined);

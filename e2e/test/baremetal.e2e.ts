@@ -112,26 +112,30 @@ describe("pulumi up --stack baremetal against a local API server", function () {
     });
 
     it("creates every object the program owns, with the expected fields", async () => {
-        for (const c of ["velero", "cnpg", "mssql"]) {
-            const user = await get(k, "ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", `backup-${c}`);
+        for (const uid of ["backup-velero", "backup-mssql", "backup-cnpg-rciis-prod", "backup-cnpg-monitoring", "backup-cnpg-keycloak"]) {
+            const user = await get(k, "ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", uid);
             assert.strictEqual((user.spec as Obj).capabilities, undefined);
             assert.deepStrictEqual(((user.spec as Obj).keys as Obj[])[0], {
-                accessKeyRef: { name: `backup-${c}-s3-keys`, key: "access-key" },
-                secretKeyRef: { name: `backup-${c}-s3-keys`, key: "secret-key" },
+                accessKeyRef: { name: `${uid}-s3-keys`, key: "access-key" },
+                secretKeyRef: { name: `${uid}-s3-keys`, key: "secret-key" },
             });
-            const keys = await get(k, "", "v1", "secrets", "rook-ceph", `backup-${c}-s3-keys`);
+            const keys = await get(k, "", "v1", "secrets", "rook-ceph", `${uid}-s3-keys`);
             assert.deepStrictEqual(Object.keys(keys.data as Obj).sort(), ["access-key", "secret-key"]);
         }
+        // The buckets' owner: keys Rook generates, none from the program.
+        const owner = await get(k, "ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", "backup-owner");
+        assert.strictEqual((owner.spec as Obj).keys, undefined);
         for (const bucket of ["velero-backups", "cnpg-backups", "mssql-backups"]) {
             const obc = await get(k, "objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", bucket);
             assert.strictEqual((obc.spec as Obj).storageClassName, "backup-buckets");
             assert.ok(((obc.spec as Obj).additionalConfig as Obj).bucketLifecycle);
+            assert.strictEqual(((obc.spec as Obj).additionalConfig as Obj).bucketOwner, "backup-owner");
         }
         const sc = await get(k, "storage.k8s.io", "v1", "storageclasses", undefined, "backup-buckets");
         assert.strictEqual(sc.reclaimPolicy, "Retain");
         // The user's keys reached each consumer's Secret, in its format.
-        const cnpgKeys = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-s3-keys")).data as Record<string, string>;
         for (const ns of ["rciis-prod", "monitoring", "keycloak"]) {
+            const cnpgKeys = (await get(k, "", "v1", "secrets", "rook-ceph", `backup-cnpg-${ns}-s3-keys`)).data as Record<string, string>;
             const s = (await get(k, "", "v1", "secrets", ns, "cnpg-s3-credentials")).data as Record<string, string>;
             assert.deepStrictEqual([s.ACCESS_KEY_ID, s.ACCESS_SECRET_KEY], [cnpgKeys["access-key"], cnpgKeys["secret-key"]]);
         }
@@ -296,10 +300,11 @@ describe("pulumi up --stack baremetal against a local API server", function () {
 
     it("destroy leaves object users, their key Secrets and bucket claims in place", async () => {
         ws.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "baremetal"]);
-        for (const c of ["velero", "cnpg", "mssql"]) {
-            await get(k, "ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", `backup-${c}`);
-            await get(k, "", "v1", "secrets", "rook-ceph", `backup-${c}-s3-keys`);
+        for (const uid of ["backup-velero", "backup-cnpg-rciis-prod", "backup-mssql"]) {
+            await get(k, "ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", uid);
+            await get(k, "", "v1", "secrets", "rook-ceph", `${uid}-s3-keys`);
         }
+        await get(k, "ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", "backup-owner");
         for (const bucket of ["velero-backups", "cnpg-backups", "mssql-backups"]) {
             await get(k, "objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", bucket);
         }
@@ -314,7 +319,7 @@ describe("pulumi up --stack baremetal against a local API server", function () {
     });
 
     it("a stack re-created under the same name adopts what was retained and replaces the keys it regenerated", async () => {
-        const before = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-s3-keys")).data as Record<string, string>;
+        const before = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-rciis-prod-s3-keys")).data as Record<string, string>;
         const obc = await get(k, "objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "cnpg-backups");
         // A lost state file: a new workspace, a new backend, the same stack name.
         const again = new Workspace("baremetal", shared.env, shared.kubeconfig);
@@ -322,7 +327,7 @@ describe("pulumi up --stack baremetal against a local API server", function () {
             again.init(localOverrides());
             again.up();
             assert.deepStrictEqual(again.previewSteps(), [], "the re-created stack converged");
-            const after = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-s3-keys")).data as Record<string, string>;
+            const after = (await get(k, "", "v1", "secrets", "rook-ceph", "backup-cnpg-rciis-prod-s3-keys")).data as Record<string, string>;
             assert.notDeepStrictEqual(after, before, "new keys replaced the retained ones");
             const consumer = (await get(k, "", "v1", "secrets", "rciis-prod", "cnpg-s3-credentials")).data as Record<string, string>;
             assert.deepStrictEqual([consumer.ACCESS_KEY_ID, consumer.ACCESS_SECRET_KEY], [after["access-key"], after["secret-key"]]);

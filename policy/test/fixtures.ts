@@ -191,7 +191,7 @@ export const objectBucketClaim = (): ResourceInput => ({
         spec: {
             bucketName: "cnpg-backups",
             storageClassName: "backup-buckets",
-            additionalConfig: { bucketOwner: "backup-cnpg", bucketLifecycle: rookLifecycle() },
+            additionalConfig: { bucketOwner: "backup-owner", bucketLifecycle: rookLifecycle() },
         },
     },
 });

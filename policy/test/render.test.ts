@@ -129,6 +129,20 @@ describe("the pack over `npm run render`", function () {
         assert.deepStrictEqual(mandatory(await evaluate(rendered)), []);
     });
 
+    it("finds no mandatory violation in bare metal's readers: drills and a recovery, each with a read-only ObjectStore", async () => {
+        const rendered = renderEdited("baremetal", (config) => {
+            config["backup:drills"] = { enabled: true, schedule: "0 5 * * 0" };
+            config["backup:cnpg"] = {
+                ...(config["backup:cnpg"] as Record<string, unknown>),
+                recoveries: [{ from: "esb-postgres", name: "esb-postgres-recovered", imageCatalog: { name: "postgresql-17", major: 17 } }],
+            };
+        });
+        const stores = rendered.resources.filter((r) => r.type === "kubernetes:barmancloud.cnpg.io/v1:ObjectStore").map((r) => r.name);
+        assert.ok(stores.includes("cnpg-esb-postgres-recovered-source") && stores.includes("drills-esb-postgres-source"), stores.join());
+        const findings = await evaluate(rendered);
+        assert.deepStrictEqual(mandatory(findings), [], show(mandatory(findings)));
+    });
+
     it("checks the program's real guard rails, so breaking them fails (aws: SSE-S3)", async () => {
         const rendered = renderEdited("aws", (config) => ((config["backup:aws"] as Record<string, unknown>).encryption = "s3"));
         const findings = mandatory(await evaluate(rendered));
