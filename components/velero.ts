@@ -6,6 +6,7 @@ import * as random from "@pulumi/random";
 import { type Resources, type VeleroScheduleConfig } from "../config";
 import { type BackupTarget } from "../stacks/targets";
 import { CHARTS, chartSource } from "./charts";
+import { type PodSecurityLevel } from "./namespaces";
 import { chartTransforms } from "./ownership";
 
 export interface VeleroArgs {
@@ -51,6 +52,15 @@ const CONTAINER_SECURITY_CONTEXT = { readOnlyRootFilesystem: true, allowPrivileg
 
 /** The plugin init container only copies one binary into the shared volume. */
 const PLUGIN_INIT_RESOURCES: Resources = { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } };
+
+/**
+ * The Pod Security level Velero's namespace can enforce. The server and its plugin init container meet `restricted`;
+ * the node agent mounts the kubelet's pod and plugin directories as hostPath volumes (and Velero's fs-backup data
+ * mover pods, in the same namespace, may run privileged), which even `baseline` forbids: with it, `privileged`.
+ */
+export function veleroPodSecurity(nodeAgent: boolean): PodSecurityLevel {
+    return nodeAgent ? "privileged" : "restricted";
+}
 
 /** The chart values for `args` (pure, so tests and the schema check can call it). */
 export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
