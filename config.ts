@@ -411,6 +411,12 @@ const velero = z
         pluginImage: pinnedImage.default("velero/velero-plugin-for-aws:v1.13.0"),
         /** Deploy the node agent (file-system backup and snapshot data movement). Default false (CSI snapshots only, as in the seeds). */
         nodeAgent: z.boolean().default(false),
+        /**
+         * Node agent resources (with nodeAgent). Default 100m/128Mi requests, 1000m/1Gi limits: Velero's own install
+         * leaves it BestEffort; since 1.17 the data moves in separate data-mover pods, so the agent itself stays small
+         * (the request), and 1000m/1Gi (Velero's node agent limits from before then) bounds it.
+         */
+        nodeAgentResources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1000m", memory: "1Gi" } }),
         /** Move CSI snapshot data into the bucket (needs nodeAgent). Default false. */
         snapshotMoveData: z.boolean().default(false),
         /**

@@ -1,5 +1,4 @@
 // Wiring: config -> platform (stacks/) -> backup targets -> components -> outputs.
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { programConfig, type BaremetalConfig, type Config } from "./config";
 import { BackupAlerts, type ScheduledJob } from "./components/alerts";
@@ -7,11 +6,11 @@ import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
 import { MssqlBackup } from "./components/mssql";
-import { OffsiteCopy } from "./components/offsite";
-import { Velero } from "./components/velero";
+import { ownedNamespace } from "./components/namespaces";
+import { OFFSITE_POD_SECURITY, OffsiteCopy } from "./components/offsite";
+import { Velero, veleroPodSecurity } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
-import { owned } from "./components/ownership";
 import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
@@ -55,11 +54,7 @@ async function offsiteCopy(
     source: ReplicationSource,
     p: Providers,
 ): Promise<{ job: ScheduledJob; outputs: Record<string, unknown> }> {
-    const ns = new k8s.core.v1.Namespace(
-        "backup-offsite",
-        { metadata: owned({ name: cfg.offsite.namespace }) },
-        { provider: p.kubernetes },
-    );
+    const ns = ownedNamespace("backup-offsite", cfg.offsite.namespace, OFFSITE_POD_SECURITY, p.kubernetes);
     let destination: OffsiteDestination;
     if (cfg.offsite.aws !== undefined) {
         // Loaded only when used: @pulumi/aws is large.
@@ -101,9 +96,9 @@ async function offsiteCopy(
 /** Builds the whole stack from validated config; returns the stack outputs. */
 export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
     const use = componentOptions(p);
-    // Velero's namespace belongs to this program (as Flux's createNamespace did in the seeds); the
+    // Velero's namespace is created here (as Flux's createNamespace did in the seeds), and kept on destroy; the
     // application and storage namespaces already exist and belong to others.
-    const veleroNs = new k8s.core.v1.Namespace("velero", { metadata: owned({ name: cfg.velero.namespace }) }, { provider: p.kubernetes });
+    const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);
     const namespaces = { [cfg.velero.namespace]: veleroNs };
 
     let targets: BackupTargets;
@@ -143,6 +138,7 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
             resources: cfg.velero.resources,
             pluginImage: cfg.velero.pluginImage,
             nodeAgent: cfg.velero.nodeAgent,
+            nodeAgentResources: cfg.velero.nodeAgentResources,
             repositoryPassword: cfg.veleroRepositoryPassword === undefined ? undefined : pulumi.secret(cfg.veleroRepositoryPassword),
             snapshotMoveData: cfg.velero.snapshotMoveData,
             nativeSnapshots: cfg.velero.nativeSnapshots,

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays, type Resources } from "../config";
 import { type OffsiteDestination, type ReplicationSource } from "../stacks/targets";
 import { cronJobPolicy } from "./cron";
+import { type PodSecurityLevel } from "./namespaces";
 import { owned } from "./ownership";
 
 /** CronJob name in the off-site namespace (verify and the alert look it up). */
@@ -16,6 +17,8 @@ export const OFFSITE_CRONJOB = "offsite-copy";
 export const OFFSITE_SECRET = "offsite-s3-credentials";
 /** ConfigMap with the source endpoint's private CA, when there is one. */
 const CA_CONFIGMAP = "offsite-endpoint-ca";
+/** The copy pod is non-root, read-only, without capabilities, with emptyDir and ConfigMap volumes only. */
+export const OFFSITE_POD_SECURITY: PodSecurityLevel = "restricted";
 /** nobody: rclone needs no identity of its own. */
 const UID = 65534;
 

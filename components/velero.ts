@@ -6,6 +6,7 @@ import * as random from "@pulumi/random";
 import { type Resources, type VeleroScheduleConfig } from "../config";
 import { type BackupTarget } from "../stacks/targets";
 import { CHARTS, chartSource } from "./charts";
+import { type PodSecurityLevel } from "./namespaces";
 import { chartTransforms } from "./ownership";
 
 export interface VeleroArgs {
@@ -29,6 +30,8 @@ export interface VeleroArgs {
     readonly pluginImage: string;
     /** Deploy the node agent. */
     readonly nodeAgent: boolean;
+    /** Node agent resources (used with `nodeAgent`). */
+    readonly nodeAgentResources: Resources;
     /** The kopia repository password to keep (a secret). Default: generated once (RandomPassword). */
     readonly repositoryPassword?: pulumi.Input<string>;
     /** Move CSI snapshot data to the bucket (needs the node agent). */
@@ -45,6 +48,21 @@ export interface VeleroArgs {
 
 /** Name of the Secret Velero reads its kopia repository password from. */
 export const REPO_CREDENTIALS_SECRET = "velero-repo-credentials";
+
+/** Non-root, read-only, no privilege escalation, no capabilities: what Pod Security `restricted` asks of a container. */
+const CONTAINER_SECURITY_CONTEXT = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
+/** The plugin init container only copies one binary into the shared volume. */
+const PLUGIN_INIT_RESOURCES: Resources = { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } };
+
+/**
+ * The Pod Security level Velero's namespace can enforce. The server and its plugin init container meet `restricted`;
+ * the node agent mounts the kubelet's pod and plugin directories as hostPath volumes (and Velero's fs-backup data
+ * mover pods, in the same namespace, may run privileged), which even `baseline` forbids: with it, `privileged`.
+ */
+export function veleroPodSecurity(nodeAgent: boolean): PodSecurityLevel {
+    return nodeAgent ? "privileged" : "restricted";
+}
 
 /** The chart values for `args` (pure, so tests and the schema check can call it). */
 export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
@@ -70,6 +88,9 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
                 image: args.pluginImage,
                 imagePullPolicy: "IfNotPresent",
                 volumeMounts: [{ mountPath: "/target", name: "plugins" }],
+                // The chart passes init containers through as given: without these the pod fails `restricted`.
+                securityContext: CONTAINER_SECURITY_CONTEXT,
+                resources: PLUGIN_INIT_RESOURCES,
             },
         ],
         configuration: {
@@ -92,6 +113,8 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
             },
         },
         deployNodeAgent: args.nodeAgent,
+        // The chart's default is none (Velero's own install leaves the node agent BestEffort).
+        ...(args.nodeAgent ? { nodeAgent: { resources: args.nodeAgentResources } } : {}),
         metrics: {
             enabled: true,
             serviceMonitor: { enabled: args.ha, additionalLabels: { release: "prometheus" } },
@@ -102,7 +125,7 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
     // The seeds set these only in the HA profile; a non-root, read-only Velero costs nothing in
     // non-HA and keeps both profiles inside the policy pack's workload rules.
     values.podSecurityContext = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
-    values.containerSecurityContext = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+    values.containerSecurityContext = CONTAINER_SECURITY_CONTEXT;
     return values;
 }
 

@@ -2,6 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
+import { podSecurityLabels } from "../components/namespaces";
 import { copyScript } from "../components/offsite";
 import { parseConfig } from "../config";
 import { evaluate, type Row, type Snapshot } from "../scripts/checks";
@@ -245,7 +246,11 @@ describe("off-site copy, bare metal", () => {
             capabilities: { drop: ["ALL"] },
         });
         assert.deepStrictEqual(c.resources.limits, { cpu: "1", memory: "512Mi" });
-        assert.deepStrictEqual(r.get(T.ns, "backup-offsite").inputs.metadata, { name: "backup-offsite", annotations: owned("baremetal") });
+        assert.deepStrictEqual(r.get(T.ns, "backup-offsite").inputs.metadata, {
+            name: "backup-offsite",
+            labels: podSecurityLabels("restricted"),
+            annotations: owned("baremetal"),
+        });
     });
 
     it("creates the AWS bucket with every guard rail, through an explicit provider for that account and region", async () => {

@@ -58,6 +58,29 @@ function refusedShapes(values: Obj): string[] {
     return problems;
 }
 
+/**
+ * What Pod Security `restricted` checks on the fields the program sets (the pod-level context and each container's),
+ * as the admission plugin reads them; resource limits are this project's rule, not the standard's.
+ */
+function restrictedProblems(pod: Obj, containers: Obj[]): string[] {
+    const problems: string[] = [];
+    const seccomp = (ctx: Obj | undefined) => (ctx?.seccompProfile as Obj | undefined)?.type;
+    if (pod.runAsNonRoot !== true && !containers.every((c) => (c.securityContext as Obj | undefined)?.runAsNonRoot === true))
+        problems.push("pod: runAsNonRoot is not true");
+    if (seccomp(pod) !== "RuntimeDefault" && seccomp(pod) !== "Localhost") problems.push("pod: seccompProfile is not RuntimeDefault");
+    for (const c of containers) {
+        const ctx = (c.securityContext ?? {}) as Obj;
+        const caps = (ctx.capabilities ?? {}) as { drop?: string[]; add?: string[] };
+        if (ctx.allowPrivilegeEscalation !== false) problems.push(`${String(c.name)}: allowPrivilegeEscalation is not false`);
+        if (!(caps.drop ?? []).includes("ALL")) problems.push(`${String(c.name)}: capabilities do not drop ALL`);
+        if ((caps.add ?? []).some((a) => a !== "NET_BIND_SERVICE")) problems.push(`${String(c.name)}: adds capabilities`);
+        if (ctx.privileged === true || ctx.runAsUser === 0) problems.push(`${String(c.name)}: privileged or root`);
+        const limits = (c.resources as { limits?: Obj } | undefined)?.limits;
+        if (limits?.cpu === undefined || limits.memory === undefined) problems.push(`${String(c.name)}: no cpu/memory limits`);
+    }
+    return problems;
+}
+
 describe("velero", () => {
     const profiles: [string, boolean][] = [
         ["aws", true],
@@ -78,6 +101,34 @@ describe("velero", () => {
             assert.deepStrictEqual(refusedShapes(v), []);
         });
     }
+
+    for (const [stack, ha] of profiles) {
+        it(`${stack} ${ha ? "HA" : "non-HA"}: every container of the Velero pod meets Pod Security restricted, with limits`, () => {
+            const v = values(stack, ha);
+            const problems = restrictedProblems(v.podSecurityContext as Obj, [
+                ...(v.initContainers as Obj[]),
+                { name: "velero", securityContext: v.containerSecurityContext, resources: v.resources },
+            ]);
+            assert.deepStrictEqual(problems, []);
+            // The init container's context is the server's, not a weaker copy of it.
+            assert.deepStrictEqual((v.initContainers as Obj[])[0].securityContext, v.containerSecurityContext);
+        });
+    }
+
+    it("the restricted check itself catches the chart's bare init container", () => {
+        const v = values("aws");
+        const bare = { name: "velero-plugin-for-aws", image: "velero/velero-plugin-for-aws:v1.13.0" };
+        assert.deepStrictEqual(restrictedProblems(v.podSecurityContext as Obj, [bare]), [
+            "velero-plugin-for-aws: allowPrivilegeEscalation is not false",
+            "velero-plugin-for-aws: capabilities do not drop ALL",
+            "velero-plugin-for-aws: no cpu/memory limits",
+        ]);
+        const strict = { name: "velero", securityContext: v.containerSecurityContext, resources: v.resources };
+        assert.deepStrictEqual(restrictedProblems({}, [strict]), [
+            "pod: runAsNonRoot is not true",
+            "pod: seccompProfile is not RuntimeDefault",
+        ]);
+    });
 
     it("the schema check itself rejects a wrong shape", () => {
         const broken = { ...values("aws"), snapshotsEnabled: "no", configuration: { backupStorageLocation: { default: {} } } };
@@ -101,6 +152,8 @@ describe("velero", () => {
                 image: "velero/velero-plugin-for-aws:v1.13.0",
                 imagePullPolicy: "IfNotPresent",
                 volumeMounts: [{ mountPath: "/target", name: "plugins" }],
+                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             },
         ]);
         const conf = v.configuration as Obj;
@@ -241,6 +294,44 @@ describe("velero", () => {
         assert.ok(r.get(CHART, "velero").options.dependsOn?.includes("kubernetes:core/v1:Secret::velero-repo-credentials"));
         const off = rendered.get("baremetal/true") as Rendered;
         assert.strictEqual(off.all("kubernetes:core/v1:Secret").filter((s) => s.name === "velero-repo-credentials").length, 0);
+    });
+
+    it("node agent: bounded resources by default, from config when set, validated against the chart 11.3.2 schema", async () => {
+        assert.strictEqual(values("baremetal").nodeAgent, undefined, "no node agent, no node agent values");
+        const defaults = chartValues(await render("baremetal", (raw) => Object.assign(raw, { velero: { nodeAgent: true } })), "velero");
+        assert.deepStrictEqual(defaults.nodeAgent, {
+            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+        });
+        assert.ok(validChart(defaults), JSON.stringify(validate.errors, null, 2));
+        const own = { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "2", memory: "2Gi" } };
+        const set = chartValues(
+            await render("aws", (raw) => Object.assign(raw, { velero: { nodeAgent: true, nodeAgentResources: own } })),
+            "velero",
+        );
+        assert.deepStrictEqual(set.nodeAgent, { resources: own });
+        assert.ok(validChart(set), JSON.stringify(validate.errors, null, 2));
+        // The chart's DaemonSet takes its container resources from exactly this key.
+        const template = fs.readFileSync(fixture("charts/velero-11.3.2/templates/node-agent-daemonset.yaml"), "utf8");
+        assert.match(template, /\{\{- with \.Values\.nodeAgent\.resources \}\}\s*resources:/);
+    });
+
+    it("refuses node agent resources that are not quantities, naming the key, before registering anything", async () => {
+        await assert.rejects(
+            () =>
+                render("baremetal", (raw) =>
+                    Object.assign(raw, {
+                        velero: {
+                            nodeAgent: true,
+                            nodeAgentResources: { requests: { cpu: "lots", memory: "128Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+                        },
+                    }),
+                ),
+            (err: Error & { registered?: number }) => {
+                assert.match(err.message, /backup:velero\.nodeAgentResources\.requests\.cpu: a quantity like 100m, 128Mi or 1Gi/);
+                assert.strictEqual(err.registered, 0);
+                return true;
+            },
+        );
     });
 
     it("keeps a configured repository password (secret config) instead of generating one", async () => {
