@@ -83,14 +83,7 @@ async function evaluate(rendered: Rendered, config: Record<string, object> = {})
     return findings;
 }
 
-/**
- * Findings that wait for another branch of issue 12, where the program's namespaces get
- * `retainOnDelete` and a pod-security enforce label. Once that is merged this filters nothing:
- * delete it then.
- */
-const AWAITING_NAMESPACE_FIX = new Set(["kubernetes-namespace-retain-on-delete", "workloads-namespace-pod-security-label"]);
-const awaited = (f: Finding) => AWAITING_NAMESPACE_FIX.has(f.policy) && f.resource.startsWith("kubernetes:core/v1:Namespace::");
-const mandatory = (findings: Finding[]) => findings.filter((f) => f.level === "mandatory" && !awaited(f));
+const mandatory = (findings: Finding[]) => findings.filter((f) => f.level === "mandatory");
 const show = (findings: Finding[]) => findings.map((f) => `${f.policy} on ${f.resource}: ${f.message}`).join("\n");
 
 describe("the pack over `npm run render`", function () {
