@@ -867,6 +867,16 @@ export function bucketWriters(cfg: Parsed): BucketWriters {
 /** Consumers sharing a bucket must not write under the same top-level name (bare metal; AWS refuses sharing). */
 function checkSharedBuckets(cfg: Parsed, ctx: Ctx): void {
     const buckets = cfg.platform === "aws" ? cfg.aws.buckets : cfg.baremetal.buckets;
+    // Velero validates its storage location by listing the folders at its prefix: any folder not its own
+    // ("Backup store contains invalid top-level directories") makes the location Unavailable, so no backup runs.
+    const neighbours = activeConsumers(cfg).filter((c) => c !== "velero" && buckets[c] === buckets.velero);
+    if (cfg.velero.prefix === "" && neighbours.length > 0) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["velero", "prefix"],
+            message: `required when Velero shares bucket "${buckets.velero}" with ${neighbours.join(" and ")}: Velero marks a backup location Unavailable when its root holds folders other than its own (backups, kopia, metadata, plugins, restores); set a prefix such as "velero"`,
+        });
+    }
     const c = bucketCollision(activeConsumers(cfg), buckets, bucketWriters(cfg));
     if (c === undefined) return;
     ctx.addIssue({

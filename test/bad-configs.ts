@@ -122,6 +122,12 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "backup:velero.prefix",
     ),
     bm(
+        "velero at the root of a bucket it shares with cnpg",
+        (r) => (nested(r, "baremetal", "buckets").velero = "cnpg-backups"),
+        "backup:velero.prefix",
+        "Unavailable",
+    ),
+    bm(
         "a striped restore of 4294967296 stripes",
         (r) => (mssql(r)[0].restore = restore("RCIIS_20260217T030000Z_1of4294967296.bak")),
         "backup:mssql[0].restore.file",
