@@ -36,6 +36,7 @@ class Rgw:
     def __init__(self, endpoint, conf):
         self.endpoint = endpoint.rstrip("/")
         self.conf = conf
+        self._s3 = {}
         self.access_key, self.secret_key = self._admin_ops_keys()
 
     def _radosgw_admin(self, *args):
@@ -143,6 +144,13 @@ class Rgw:
     # --- S3 ----------------------------------------------------------------------------------------
 
     def s3(self, access_key, secret_key):
+        """An S3 client signed with one user's keys (cached: creating a boto3 client costs ~50 ms)."""
+        cached = self._s3.get((access_key, secret_key))
+        if cached is None:
+            cached = self._s3[(access_key, secret_key)] = self._new_s3(access_key, secret_key)
+        return cached
+
+    def _new_s3(self, access_key, secret_key):
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
