@@ -80,7 +80,8 @@ def provision_claim(ctx, obc, sc):
     meta = obc["metadata"]
     ns, name = meta["namespace"], meta["name"]
     if (obc.get("status") or {}).get("phase") != "Pending":
-        kube.patch_status(claim_path(ns, name), {"phase": "Pending"})
+        obc = kube.patch_status(claim_path(ns, name), {"phase": "Pending"})
+        meta = obc["metadata"]
         ctx.changed(f"OBC {ns}/{name} Pending")
     # setOBCMetaFields: the finalizer and the provisioner label.
     label = provisioner_name(ctx).replace("/", "-")

@@ -53,8 +53,10 @@ def s3_probe(label, expect_ok, fn):
         fn()
         seen, detail = True, "allowed"
     except ClientError as e:
-        seen = False
-        detail = f"{e.response['ResponseMetadata']['HTTPStatusCode']} {e.response['Error']['Code']}"
+        status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        detail = f"{status} {e.response['Error']['Code']}"
+        # A refusal is a 403; anything else (404 NoSuchBucket, ...) is neither allowed nor refused.
+        seen = False if status == 403 else None
     check(f"{label:<58} expect {'allowed' if expect_ok else 'refused'}", seen == expect_ok, detail)
 
 
