@@ -241,6 +241,56 @@ def main():
         kube.delete(f"{claims_path}/refused")
         kube.merge_patch(f"{claims_path}/refused", {"metadata": {"finalizers": None}}) if kube.get(f"{claims_path}/refused") else None
 
+        # watch, as the harness will run it: a child process, a pass a second, stopped by its pid. A claim
+        # without bucketOwner gets a generated user; reclaimPolicy Delete removes bucket and user with the claim.
+        watch_log = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"rook-standin-{run}-watch.log")
+        with open(watch_log, "w") as log:
+            watcher = subprocess.Popen([sys.executable, os.path.join(HERE, "rook.py"), "watch", "--operator-namespace", ns,
+                                        "--quiet"], stderr=log, stdout=log)
+        try:
+            kube.create("/apis/storage.k8s.io/v1/storageclasses", {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                        "metadata": {"name": f"{sc_name}-delete"}, "provisioner": f"{ns}.ceph.rook.io/bucket",
+                        "reclaimPolicy": "Delete", "parameters": {"objectStoreName": store, "objectStoreNamespace": ns}})
+            kube.create(claims_path, {"apiVersion": "objectbucket.io/v1alpha1", "kind": "ObjectBucketClaim",
+                        "metadata": {"name": "scratch"}, "spec": {"generateBucketName": f"e2e-{run}-scratch",
+                        "storageClassName": f"{sc_name}-delete", "additionalConfig": {"maxObjects": "10"}}})
+            phase = lambda: ((kube.get(f"{claims_path}/scratch") or {}).get("status") or {}).get("phase")  # noqa: E731
+            bound = timed("watch: claim created -> Bound", lambda: wait_for(lambda: phase() == "Bound", 30))
+            check("watch: a claim with generateBucketName and no bucketOwner becomes Bound", bound, str(phase()))
+            scratch = kube.get(f"{claims_path}/scratch")
+            ob = kube.get(api_path("objectbucket.io", "v1alpha1", "objectbuckets", None, scratch["spec"]["objectBucketName"]))
+            gen_user, gen_bucket = ob["spec"]["additionalState"]["cephUser"], scratch["spec"]["bucketName"]
+            gu = rgw.get_user(gen_user)
+            check("generated user obc-<ns>-<name>-<uid> owns the bucket; max_buckets 1; user quota maxObjects 10",
+                  gen_user == f"obc-{ns}-scratch-{scratch['metadata']['uid']}" and gu["max_buckets"] == 1
+                  and rgw.bucket_info(gen_bucket)["owner"] == gen_user and gu["user_quota"]["max_objects"] == 10
+                  and gu["user_quota"]["enabled"], f"{gen_user} {gen_bucket}")
+            sc_keys = secret_data(kube, ns, "scratch")
+            g = rgw.s3(sc_keys["AWS_ACCESS_KEY_ID"], sc_keys["AWS_SECRET_ACCESS_KEY"])
+            s3_probe("claim Secret's keys put into the generated bucket", True,
+                     lambda: g.put_object(Bucket=gen_bucket, Key="x", Body=b"x"))
+            s3_probe("generated user reads the writer's bucket", False, lambda: g.list_objects_v2(Bucket=bucket))
+            kube.delete(f"{claims_path}/scratch")
+            gone = timed("watch: Delete claim deleted -> bucket and user gone", lambda: wait_for(
+                lambda: kube.get(f"{claims_path}/scratch") is None and rgw.bucket_info(gen_bucket) is None
+                and rgw.get_user(gen_user) is None, 30))
+            check("watch: deleting a reclaimPolicy Delete claim removes its bucket, objects and generated user", gone)
+        finally:
+            t0 = time.monotonic()
+            watcher.terminate()  # SIGTERM to the pid, as the harness will
+            try:
+                rc = watcher.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                watcher.kill()
+                rc = watcher.wait()
+            timings.append(("watch: SIGTERM -> exited", time.monotonic() - t0))
+            kube.delete(f"/apis/storage.k8s.io/v1/storageclasses/{sc_name}-delete")
+        check("watch exits 0 on SIGTERM", rc == 0, f"exit {rc}")
+        with open(watch_log) as log:
+            errors = [line.strip() for line in log if "ERROR" in line]
+        os.unlink(watch_log)
+        check("watch reported no error", not errors, "; ".join(errors[:3]))
+
         # Deleting a Retain claim keeps the bucket and its objects.
         kube.delete(f"{claims_path}/backups")
         rc, changes, err = timed("reconcile --once (Retain claim deleted)", lambda: reconcile(ns))
