@@ -309,6 +309,12 @@ def main():
         except ClientError as e:
             print(f"seen  after the Retain claim is deleted, the owner is refused: {e.response['Error']['Code']} "
                   "(Rook's Revoke denies the claim's user on the bucket)")
+        try:
+            r.list_objects_v2(Bucket=bucket)
+            print("seen  after the Retain claim is deleted, the reader lists the whole bucket "
+                  "(Revoke rewrote the policy without its s3:prefix Condition)")
+        except ClientError as e:
+            print(f"seen  after the Retain claim is deleted, the reader listing without a prefix: {e.response['Error']['Code']}")
     finally:
         if not a.keep:
             cleanup(kube, rgw, ns, sc_name, bucket, users_path, claims_path)
