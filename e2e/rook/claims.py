@@ -243,7 +243,7 @@ def set_additional_settings(ctx, config, owner, bucket, s3):
                 s3.delete_bucket_lifecycle(Bucket=bucket)
             else:
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=want)
-        except (ClientError, Exception) as e:
+        except Exception as e:  # ClientError from RGW, or botocore's validation of a malformed document
             raise ReconcileError(f'failed to set lifecycle configuration for bucket "{bucket}": {e}')
         ctx.changed(f"lifecycle of {bucket} {'deleted' if want is None else 'set'}")
 

@@ -24,24 +24,27 @@ from kube import Kube, KubeError, api_path
 from rgw import Rgw, RgwError
 
 
-def one_pass(kube, rgw, operator_namespace, verbose):
+def one_pass(kube, rgw, operator_namespace, verbose, namespace=None):
     """Every CephObjectStoreUser first (claims name users as owners), then every ObjectBucketClaim."""
     ctx = Context(kube, rgw, operator_namespace, verbose)
     errors = []
-    for user in kube.list(api_path(ROOK_GROUP, ROOK_VERSION, "cephobjectstoreusers")):
+    for user in kube.list(api_path(ROOK_GROUP, ROOK_VERSION, "cephobjectstoreusers", namespace)):
         ref = f"CephObjectStoreUser {user['metadata']['namespace']}/{user['metadata']['name']}"
         try:
             users.reconcile_user(ctx, user)
         except (ReconcileError, RgwError, KubeError) as e:
             errors.append(f"{ref}: {e}")
             users.set_failed(ctx, user)
-    for obc in kube.list(api_path(OBC_GROUP, OBC_VERSION, "objectbucketclaims")):
+        except Exception as e:  # a malformed object must not stop the pass (or the watch)
+            errors.append(f"{ref}: {type(e).__name__}: {e}")
+            users.set_failed(ctx, user)
+    for obc in kube.list(api_path(OBC_GROUP, OBC_VERSION, "objectbucketclaims", namespace)):
         ref = f"ObjectBucketClaim {obc['metadata']['namespace']}/{obc['metadata']['name']}"
         try:
             claims.reconcile_claim(ctx, obc)
         except (ReconcileError, RgwError, KubeError) as e:
             errors.append(f"{ref}: {e}")
-        except Exception as e:  # an S3 error Rook would wrap and requeue
+        except Exception as e:  # an S3 error Rook would wrap and requeue, or a malformed object
             errors.append(f"{ref}: {type(e).__name__}: {e}")
     return ctx.changes, errors
 
@@ -55,6 +58,8 @@ def main(argv=None):
     ap.add_argument("--endpoint", default=os.environ.get("BACKUP_PLATFORM_S3_ENDPOINT"))
     ap.add_argument("--ceph-conf", default=os.environ.get("BACKUP_PLATFORM_CEPH_CONF"))
     ap.add_argument("--operator-namespace", default=os.environ.get("ROOK_OPERATOR_NAMESPACE", "rook-ceph"))
+    ap.add_argument("--namespace", default=None,
+                    help="only objects in this namespace (default: all, as Rook watches all namespaces)")
     ap.add_argument("--quiet", action="store_true", help="print only errors and the summary")
     a = ap.parse_args(argv)
     if a.mode == "reconcile" and not a.once:
@@ -72,7 +77,7 @@ def main(argv=None):
     if a.mode == "reconcile":
         t0 = time.monotonic()
         try:
-            changes, errors = one_pass(kube, rgw, a.operator_namespace, not a.quiet)
+            changes, errors = one_pass(kube, rgw, a.operator_namespace, not a.quiet, a.namespace)
         except (KubeError, RgwError) as e:
             print(f"[rook] ERROR: {e}", file=sys.stderr)
             return 2
@@ -88,7 +93,7 @@ def main(argv=None):
     print(f"[rook] watching every {a.interval}s (pid {os.getpid()})", file=sys.stderr)
     while not stop:
         try:
-            changes, errors = one_pass(kube, rgw, a.operator_namespace, not a.quiet)
+            changes, errors = one_pass(kube, rgw, a.operator_namespace, not a.quiet, a.namespace)
         except (KubeError, RgwError) as e:
             changes, errors = [], [str(e)]
         if errors != last_errors:  # an error that persists is reported once, as a requeue would log it

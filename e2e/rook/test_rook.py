@@ -7,7 +7,9 @@ owned by the writer, with a policy granting the reader list+get on `shared/` and
 `rook.py reconcile --once` and checks, with S3 requests signed by each user, what the policy allows
 and refuses; the lifecycle read back; the Secrets/ConfigMap; idempotency; a changed policy and
 lifecycle re-applied; the allow-list refusing a field; deletion of the Retain claim keeping the
-bucket. Prints one line per check, the phase timings, and `N passed, N failed` last.
+bucket. Every pass is limited to that namespace (`--namespace`), so objects elsewhere in a shared
+cluster are left to whoever reconciles them. Prints one line per check, the phase timings, and
+`N passed, N failed` last.
 
   eval "$(e2e/cluster.sh env)"; eval "$(e2e/objectstore.sh env)"
   <cache>/venv/bin/python e2e/rook/test_rook.py [--keep]
@@ -63,7 +65,7 @@ def s3_probe(label, expect_ok, fn):
 def reconcile(ns, *extra):
     """One `reconcile --once`; returns (exit code, number of changes, stderr)."""
     res = subprocess.run(
-        [sys.executable, os.path.join(HERE, "rook.py"), "reconcile", "--once", "--operator-namespace", ns, *extra],
+        [sys.executable, os.path.join(HERE, "rook.py"), "reconcile", "--once", "--operator-namespace", ns, "--namespace", ns, *extra],
         capture_output=True, text=True, timeout=300,
     )
     m = re.search(r"pass done in [0-9.]+s: (\d+) change\(s\)", res.stderr)
@@ -246,7 +248,7 @@ def main():
         watch_log = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"rook-standin-{run}-watch.log")
         with open(watch_log, "w") as log:
             watcher = subprocess.Popen([sys.executable, os.path.join(HERE, "rook.py"), "watch", "--operator-namespace", ns,
-                                        "--quiet"], stderr=log, stdout=log)
+                                        "--namespace", ns, "--quiet"], stderr=log, stdout=log)
         try:
             kube.create("/apis/storage.k8s.io/v1/storageclasses", {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                         "metadata": {"name": f"{sc_name}-delete"}, "provisioner": f"{ns}.ceph.rook.io/bucket",
