@@ -12,6 +12,9 @@ import { kube, localOverrides, ROOT, Workspace } from "../harness";
 import { shared } from "./hooks";
 import { readStackConfig, stackFile } from "../../scripts/stackfile";
 
+/** The object users the program keys itself (the bucket owner gets Rook's keys): `backup-<suffix>`. */
+const KEYED_USERS = ["velero", "mssql", "cnpg-rciis-prod", "cnpg-monitoring", "cnpg-keycloak"];
+
 type Obj = Record<string, unknown>;
 const CLUSTERS: [string, string][] = [
     ["rciis-prod", "esb-postgres"],
@@ -177,7 +180,7 @@ describe("pulumi up --stack baremetal against a local API server", function () {
             assert.deepStrictEqual(managers(obj), ["backup-platform-baremetal"], `${plural} ${ns ?? ""}/${name}`);
         }
         // Key material too: after a killed up regenerates keys, the next run replaces them instead of conflicting.
-        for (const c of ["velero", "cnpg", "mssql"]) {
+        for (const c of KEYED_USERS) {
             const secret = await get(k, "", "v1", "secrets", "rook-ceph", `backup-${c}-s3-keys`);
             assert.deepStrictEqual(managers(secret), ["backup-platform-baremetal"], `backup-${c}-s3-keys`);
         }
@@ -256,7 +259,7 @@ describe("pulumi up --stack baremetal against a local API server", function () {
 
     it("keeps key material out of the state in plaintext", async () => {
         const state = ws.exportState();
-        for (const c of ["velero", "cnpg", "mssql"]) {
+        for (const c of KEYED_USERS) {
             const keys = (await get(k, "", "v1", "secrets", "rook-ceph", `backup-${c}-s3-keys`)).data as Record<string, string>;
             for (const v of Object.values(keys)) {
                 const plain = Buffer.from(v, "base64").toString();
