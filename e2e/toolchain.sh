@@ -431,6 +431,9 @@ build_velero() {
     while read -r r; do
       [[ -n "$r" ]] && go mod edit -replace "$r"
     done < <(non_local_replaces "$gomod")
+    # Dependencies at versions the proxy here refuses, raised to a served patch (versions.env).
+    local req
+    for req in ${VELERO_WRAPPER_REQUIRES//,/ }; do go mod edit -require "$req"; done
   )
   grep -q 'github.com/kopia/kopia' "${dir}/go.mod" ||
     die "${pkg}@v${v} go.mod no longer replaces github.com/kopia/kopia; check the recipe"
@@ -519,7 +522,7 @@ for c in "${COMPONENTS[@]}"; do
         "r${RECIPE} ${RANDOM_PROVIDER_MODULE_VERSION}" build_random_provider ;;
     velero)
       FAIL_HINT="optional: built only when named (issue 13, Velero backups and restores for real)"
-      component velero "$VELERO_VERSION" "r${RECIPE} velero ${VELERO_VERSION}" build_velero ;;
+      component velero "$VELERO_VERSION" "r${RECIPE} velero ${VELERO_VERSION} ${VELERO_WRAPPER_REQUIRES}" build_velero ;;
     velero-plugin-for-aws)
       FAIL_HINT="optional: built only when named (issue 13, Velero backups and restores for real)"
       component velero-plugin-for-aws "$VELERO_PLUGIN_FOR_AWS_VERSION" \
