@@ -2,11 +2,13 @@
 # Builds the end-to-end toolchain from Go modules and caches it outside the repo, keyed by version:
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
+#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
 #   e2e/toolchain.sh NAME...                only these: pulumi kubernetes etcd pulumi-resource-kubernetes
 #                                           pulumi-language-nodejs pulumi-resource-random
+#                                           velero velero-plugin-for-aws
 #   e2e/toolchain.sh --force NAME...        rebuild even if cached
 #   eval "$(e2e/toolchain.sh)"              build, then put everything on PATH
 #
@@ -412,6 +414,65 @@ EOF
   verify_provider_schema random "$v" "${OUT}/pulumi-resource-random"
 }
 
+# --- Velero -----------------------------------------------------------------------------------
+
+# velero's go.mod replaces github.com/kopia/kopia (refused by the proxy here) with
+# github.com/project-velero/kopia: the wrapper copies every replace that targets a module version,
+# as for pulumi, and fails if the kopia one ever disappears.
+build_velero() {
+  local v="$1" dir="${BUILD_ROOT}/velero-$1" gomod r pkg=github.com/vmware-tanzu/velero
+  CURRENT_STEP="download ${pkg}@v${v}"
+  gomod="$(module_info "${pkg}@v${v}" GoMod)"
+  wrapper_module "$dir" "$(go_directive "$gomod")"
+  tools_file "$dir" "${pkg}/cmd/velero"
+  (
+    cd "$dir"
+    go mod edit -require "${pkg}@v${v}"
+    while read -r r; do
+      [[ -n "$r" ]] && go mod edit -replace "$r"
+    done < <(non_local_replaces "$gomod")
+    # Dependencies at versions the proxy here refuses, raised to a served patch (versions.env).
+    local req
+    for req in ${VELERO_WRAPPER_REQUIRES//,/ }; do go mod edit -require "$req"; done
+  )
+  grep -q 'github.com/kopia/kopia' "${dir}/go.mod" ||
+    die "${pkg}@v${v} go.mod no longer replaces github.com/kopia/kopia; check the recipe"
+  (
+    cd "$dir"
+    step "go mod tidy (velero wrapper)" go mod tidy
+    # Upstream's hack/build.sh sets these four; the module zip carries no commit, so GitSHA stays
+    # empty. ImageRegistry=velero is the Makefile's default (images velero/velero-restore-helper...).
+    step "go build velero" "${GO_BUILD[@]}" \
+      -ldflags "-s -w -X ${pkg}/pkg/buildinfo.Version=v${v} -X ${pkg}/pkg/buildinfo.ImageRegistry=velero -X ${pkg}/pkg/buildinfo.GitTreeState=clean" \
+      -o "${OUT}/velero" "${pkg}/cmd/velero"
+  )
+  expect_output "velero version --client-only" "Version: v${v}" "${OUT}/velero" version --client-only
+}
+
+# The plugin's main package is the velero-plugin-for-aws/ folder of its module (the binary name
+# Velero's plugin dir expects); its go.mod has no replace lines today, any version-pinned one is
+# copied. It has no version variable to stamp. The bin dir holds only the plugin (and .stamp, not
+# executable, which Velero skips), so it can be passed as `velero server --plugin-dir`.
+build_velero_plugin_for_aws() {
+  local v="$1" dir="${BUILD_ROOT}/velero-plugin-for-aws-$1" gomod r mod=github.com/vmware-tanzu/velero-plugin-for-aws
+  CURRENT_STEP="download ${mod}@v${v}"
+  gomod="$(module_info "${mod}@v${v}" GoMod)"
+  wrapper_module "$dir" "$(go_directive "$gomod")"
+  tools_file "$dir" "${mod}/velero-plugin-for-aws"
+  (
+    cd "$dir"
+    go mod edit -require "${mod}@v${v}"
+    while read -r r; do
+      [[ -n "$r" ]] && go mod edit -replace "$r"
+    done < <(non_local_replaces "$gomod")
+    step "go mod tidy (velero-plugin-for-aws wrapper)" go mod tidy
+    step "go build velero-plugin-for-aws" "${GO_BUILD[@]}" -ldflags "-s -w" \
+      -o "${OUT}/velero-plugin-for-aws" "${mod}/velero-plugin-for-aws"
+  )
+  # Run directly, a go-plugin binary refuses (exit 1) without the handshake cookie Velero sets.
+  expect_output "velero-plugin-for-aws (go-plugin handshake)" "This binary is a plugin" "${OUT}/velero-plugin-for-aws"
+}
+
 # --- main -------------------------------------------------------------------------------------
 
 FORCE=false
@@ -459,7 +520,14 @@ for c in "${COMPONENTS[@]}"; do
       FAIL_HINT="optional, and never built in this project's network: see versions.env and e2e/NOTES.md"
       component pulumi-resource-random "$RANDOM_PROVIDER_VERSION" \
         "r${RECIPE} ${RANDOM_PROVIDER_MODULE_VERSION}" build_random_provider ;;
-    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random)" ;;
+    velero)
+      FAIL_HINT="optional: built only when named (issue 13, Velero backups and restores for real)"
+      component velero "$VELERO_VERSION" "r${RECIPE} velero ${VELERO_VERSION} ${VELERO_WRAPPER_REQUIRES}" build_velero ;;
+    velero-plugin-for-aws)
+      FAIL_HINT="optional: built only when named (issue 13, Velero backups and restores for real)"
+      component velero-plugin-for-aws "$VELERO_PLUGIN_FOR_AWS_VERSION" \
+        "r${RECIPE} velero-plugin-for-aws ${VELERO_PLUGIN_FOR_AWS_VERSION}" build_velero_plugin_for_aws ;;
+    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws)" ;;
   esac
   FAIL_HINT=""
 done
@@ -471,7 +539,8 @@ ALL_DIRS=()
 for d in "${BIN_ROOT}/pulumi-${PULUMI_VERSION}" "${BIN_ROOT}/pulumi-language-nodejs-${PULUMI_VERSION}" \
   "${BIN_ROOT}/pulumi-resource-kubernetes-${KUBERNETES_PROVIDER_VERSION}" \
   "${BIN_ROOT}/pulumi-resource-random-${RANDOM_PROVIDER_VERSION}" \
-  "${BIN_ROOT}/kubernetes-${KUBERNETES_VERSION}" "${BIN_ROOT}/etcd-${ETCD_VERSION}"; do
+  "${BIN_ROOT}/kubernetes-${KUBERNETES_VERSION}" "${BIN_ROOT}/etcd-${ETCD_VERSION}" \
+  "${BIN_ROOT}/velero-${VELERO_VERSION}"; do
   [[ -f "${d}/.stamp" ]] && ALL_DIRS+=("$d")
 done
 PATH_PREFIX="$(IFS=:; echo "${ALL_DIRS[*]}")"
