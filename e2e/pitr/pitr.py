@@ -492,6 +492,9 @@ def run_method(method, args, started):
             if time.monotonic() > deadline:
                 raise Failure(f"WAL {wal} not archived in 120 s: {pg.sql('SELECT * FROM pg_stat_archiver')}")
             time.sleep(0.2)
+    total = pg.sql("SELECT count(*) FROM pitr")
+    if total != str(last):
+        raise Failure(f"the source holds {total} rows, expected {last}")
     stats = pg.sql("SELECT archived_count || ' archived, ' || failed_count || ' failed' FROM pg_stat_archiver")
     log(f"{method}: archiver: {stats}; last {wal}")
     pg.stop()
