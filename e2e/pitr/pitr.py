@@ -30,8 +30,10 @@ import os
 import shlex
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,8 +42,10 @@ PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
-# The database each method renders; names differ so both archives can coexist in one bucket.
+# The database each method renders; names differ so the archives can coexist in one bucket.
 DATABASES = {"plugin": "pitr-plugin", "barmanObjectStore": "pitr-intree"}
+# A variant is a method, optionally "+tls": an https endpoint signed by a private CA (caBundle).
+TLS_SUFFIX = "+tls"
 NAMESPACE = "pitr"
 ROWS_BACKUP, ROWS_BEFORE, ROWS_AFTER = 100, 50, 50
 SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -110,13 +114,15 @@ def unwrap(value):
     return value
 
 
-def render(method, endpoint, database, target=None):
+def render(method, endpoint, database, target=None, ca_file=None):
     argv = ["node", os.path.join(REPO, "bin/e2e/pitr/render.js"), "--method", method, "--endpoint", endpoint,
             "--database", database, "--namespace", NAMESPACE]
     if target:
         argv += ["--target-time", target]
+    if ca_file:
+        argv += ["--ca-file", ca_file]
     log(f"$ {shown(argv)}")
-    with timed(f"{method}: render{' with recovery' if target else ''}"):
+    with timed(f"{database}: render{' with recovery' if target else ''}"):
         out = subprocess.run(argv, cwd=REPO, check=True, capture_output=True, text=True).stdout
     return Render(json.loads(out))
 
@@ -376,6 +382,76 @@ def shim(sub, plan, *args):
     return " ".join(shlex.quote(x) for x in [sys.executable, os.path.abspath(__file__), sub, plan] + list(args))
 
 
+class TlsProxy:
+    """https://127.0.0.1:<port> in front of the RGW, with a certificate from a throwaway private CA.
+
+    Stands in for an RGW behind TLS (Rook's gateway.securePort): what is exercised is the program's
+    caBundle -> endpointCA Secret -> AWS_CA_BUNDLE path, not RGW's own TLS. Threads of this process.
+    """
+
+    def __init__(self, upstream, work):
+        self.upstream = ("127.0.0.1", int(upstream.rsplit(":", 1)[1].rstrip("/")))
+        d = os.path.join(work, "tls")
+        os.makedirs(d, exist_ok=True)
+        self.ca = os.path.join(d, "ca.crt")
+        ossl = ["openssl"]
+        q = {"capture": True, "quiet": True}
+        run(ossl + ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/ca.key", "-out", self.ca, "-days", "1",
+                    "-subj", "/CN=pitr-e2e private CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"], **q)
+        run(ossl + ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr",
+                    "-subj", "/CN=127.0.0.1"], **q)
+        with open(f"{d}/server.ext", "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+        run(ossl + ["x509", "-req", "-in", f"{d}/server.csr", "-CA", self.ca, "-CAkey", f"{d}/ca.key", "-CAcreateserial",
+                    "-out", f"{d}/server.crt", "-days", "1", "-extfile", f"{d}/server.ext"], **q)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(f"{d}/server.crt", f"{d}/server.key")
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self.accept, daemon=True).start()
+        log(f"TLS endpoint {self.endpoint} -> RGW {upstream} (CA {self.ca})")
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        try:
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+            up = socket.create_connection(self.upstream)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        threading.Thread(target=self.pipe, args=(up, tls), daemon=True).start()
+        self.pipe(tls, up)
+
+    @staticmethod
+    def pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
+
+
 # --- the object store side (what Rook would do for the rendered user and claim) --------------------
 
 
@@ -436,8 +512,9 @@ def count_objects(s3, destination):
 # --- one method, end to end ------------------------------------------------------------------------
 
 
-def run_method(method, args, started):
-    db = DATABASES[method]
+def run_method(variant, args, started):
+    method, tls = variant.removesuffix(TLS_SUFFIX), variant.endswith(TLS_SUFFIX)
+    db = DATABASES[method] + ("-tls" if tls else "")
     # Short: barman-cloud-backup puts multiprocessing sockets under TMPDIR (AF_UNIX paths max 107 bytes).
     work = os.path.join(args.work, db)
     shutil.rmtree(work, ignore_errors=True)
@@ -446,27 +523,44 @@ def run_method(method, args, started):
         shutil.chown(d, PG_USER, PG_USER)
     os.chmod(work, 0o700)
 
-    r0 = render(method, args.endpoint, db)
+    proxy = TlsProxy(args.endpoint, work) if tls else None
+    try:
+        return exercise(method, db, work, proxy, args, started)
+    finally:
+        if proxy is not None:
+            proxy.close()
+
+
+def exercise(method, db, work, proxy, args, started):
+    label = method + (TLS_SUFFIX if proxy else "")
+    endpoint, ca = (proxy.endpoint, proxy.ca) if proxy else (args.endpoint, None)
+    r0 = render(method, endpoint, db, ca_file=ca)
     src = archive_store(r0, method, db)
-    log(f"{method}: archive of {db} = {src.origin}: {json.dumps(src.config, sort_keys=True)}")
+    log(f"{label}: archive of {db} = {src.origin}: {json.dumps(src.config, sort_keys=True)}")
     own_dest = src.config["destinationPath"] + "-pitr"  # the declared recovery's own prefix, purged too
-    with timed(f"{method}: RGW user, bucket, purge"):
+    with timed(f"{label}: RGW user, bucket, purge"):
         s3 = provision(r0, args.endpoint, args.ceph_conf, [src.config["destinationPath"], own_dest])
 
     env = src.env(work)
     pg = Postgres(work, "source")
     started.append(pg)
-    with timed(f"{method}: initdb"):
+    with timed(f"{label}: initdb"):
         pg.pg("initdb", "-D", pg.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", capture=True)
     plan = os.path.join(work, "archive.json")
     write_plan(plan, src.wal_archive(), env)
     pg.conf(pg.local_conf() + "archive_mode = on\n"
             f"archive_command = '{shim('wal-archive', plan, '%p')}'\n")
-    log(f"{method}: archive_command = {shim('wal-archive', plan, '%p')}")
-    log(f"{method}:   -> {shown(src.wal_archive() + ['<%p>'], env)}")
+    log(f"{label}: archive_command = {shim('wal-archive', plan, '%p')}")
+    log(f"{label}:   -> {shown(src.wal_archive() + ['<%p>'], env)}")
 
     # The instance manager checks the archive is empty before the first archive (check-empty-wal-archive).
     barman(src.check_wal_archive(), env)
+    if "AWS_CA_BUNDLE" in env:
+        # The mapped CA is what makes the endpoint trusted: without it the same command must fail.
+        bare = {k: v for k, v in env.items() if k != "AWS_CA_BUNDLE"}
+        if barman(src.check_wal_archive(), bare, capture=True, check=False).returncode == 0:
+            raise Failure("the https endpoint was trusted without AWS_CA_BUNDLE: the CA test proves nothing")
+        log(f"{label}: without AWS_CA_BUNDLE the same command fails (certificate not trusted), as it should")
     pg.start()
     pg.sql("CREATE TABLE pitr (id int PRIMARY KEY, batch text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())")
     pg.sql(f"INSERT INTO pitr (id, batch) SELECT g, 'before-backup' FROM generate_series(1, {ROWS_BACKUP}) g")
@@ -482,11 +576,11 @@ def run_method(method, args, started):
     target_dt = now.replace(microsecond=0) + dt.timedelta(seconds=1)
     target = target_dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     time.sleep(max(0.0, (target_dt - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1.0)
-    log(f"{method}: T = {target} ({ROWS_BACKUP + ROWS_BEFORE} rows committed before it)")
+    log(f"{label}: T = {target} ({ROWS_BACKUP + ROWS_BEFORE} rows committed before it)")
     first, last = ROWS_BACKUP + ROWS_BEFORE + 1, ROWS_BACKUP + ROWS_BEFORE + ROWS_AFTER
     pg.sql(f"INSERT INTO pitr (id, batch) SELECT g, 'after-T' FROM generate_series({first}, {last}) g")
     wal = pg.sql("SELECT pg_walfile_name(pg_switch_wal())")
-    with timed(f"{method}: wait for WAL {wal} archived"):
+    with timed(f"{label}: wait for WAL {wal} archived"):
         deadline = time.monotonic() + 120
         while pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < wal:
             if time.monotonic() > deadline:
@@ -496,33 +590,33 @@ def run_method(method, args, started):
     if total != str(last):
         raise Failure(f"the source holds {total} rows, expected {last}")
     stats = pg.sql("SELECT archived_count || ' archived, ' || failed_count || ' failed' FROM pg_stat_archiver")
-    log(f"{method}: archiver: {stats}; last {wal}")
+    log(f"{label}: archiver: {stats}; last {wal}")
     pg.stop()
-    log(f"{method}: {count_objects(s3, src.config['destinationPath'])} objects under {src.config['destinationPath']}/")
+    log(f"{label}: {count_objects(s3, src.config['destinationPath'])} objects under {src.config['destinationPath']}/")
 
-    r1 = render(method, args.endpoint, db, target)
+    r1 = render(method, endpoint, db, target, ca_file=ca)
     recovered = r1.find(":postgresql.cnpg.io/v1:Cluster", f"{db}-pitr", NAMESPACE)
     results = []
     for kind, cluster in (("recovery", recovered), ("drill", r1.drill_cluster)):
-        with timed(f"{method}: {kind} restore to T and check"):
-            results.append(restore(method, kind, r1, cluster, work, started))
+        with timed(f"{label}: {kind} restore to T and check"):
+            results.append(restore(label, kind, r1, cluster, work, started))
     purged = 0 if args.keep else sum(purge(s3, d) for d in (src.config["destinationPath"], own_dest))
     if purged:
-        log(f"{method}: removed {purged} objects of this run from the bucket")
+        log(f"{label}: removed {purged} objects of this run from the bucket")
     return results
 
 
-def restore(method, kind, r, cluster, work, started):
+def restore(label, kind, r, cluster, work, started):
     name = cluster["metadata"]["name"]
     src, own, target = recovery_stores(r, cluster)
-    log(f"{method}/{kind}: Cluster {name} recovers from {src.origin} (server {src.server_name}) to {target}")
+    log(f"{label}/{kind}: Cluster {name} recovers from {src.origin} (server {src.server_name}) to {target}")
     env = src.env(work)
     if own is not None:
         # Before restoring, CNPG checks that the new cluster's own archive is unused.
         barman(own.check_wal_archive(), own.env(work))
     listing = json.loads(barman(src.backup_list(), env, capture=True).stdout)
     chosen = pick_backup(listing, target)
-    log(f"{method}/{kind}: backup {chosen['backup_id']} ({chosen.get('backup_name')}), ended {chosen['end_time']}, begin WAL {chosen['begin_wal']}")
+    log(f"{label}/{kind}: backup {chosen['backup_id']} ({chosen.get('backup_name')}), ended {chosen['end_time']}, begin WAL {chosen['begin_wal']}")
     probe = os.path.join(work, "run", "test.wal")
     barman(src.wal_restore() + [chosen["begin_wal"], probe], env)
     os.remove(probe)
@@ -541,9 +635,9 @@ def restore(method, kind, r, cluster, work, started):
             f"recovery_target_time = '{postgres_time(target)}'\n")
     open(os.path.join(pg.data, "recovery.signal"), "w").close()
     shutil.chown(os.path.join(pg.data, "recovery.signal"), PG_USER, PG_USER)
-    log(f"{method}/{kind}: restore_command = {restore_command}")
-    log(f"{method}/{kind}:   -> {shown(src.wal_restore() + ['<%f>', '<%p>'], env)}")
-    log(f"{method}/{kind}: recovery_target_time = '{postgres_time(target)}'")
+    log(f"{label}/{kind}: restore_command = {restore_command}")
+    log(f"{label}/{kind}:   -> {shown(src.wal_restore() + ['<%f>', '<%p>'], env)}")
+    log(f"{label}/{kind}: recovery_target_time = '{postgres_time(target)}'")
     pg.start()
     deadline = time.monotonic() + 120
     while pg.sql("SELECT pg_is_in_recovery()") != "f":
@@ -555,10 +649,10 @@ def restore(method, kind, r, cluster, work, started):
     pg.stop()
     want = f"{ROWS_BACKUP + ROWS_BEFORE} 1 {ROWS_BACKUP + ROWS_BEFORE} before-T,before-backup"
     ok = got == want
-    log(f"{method}/{kind}: rows = {got!r}, expected {want!r}: {'OK' if ok else 'MISMATCH'} ({restored_wals} WAL files restored)")
+    log(f"{label}/{kind}: rows = {got!r}, expected {want!r}: {'OK' if ok else 'MISMATCH'} ({restored_wals} WAL files restored)")
     if not ok:
-        raise Failure(f"{method}/{kind}: restored rows {got!r}, expected {want!r}")
-    return f"{method}/{kind}: OK"
+        raise Failure(f"{label}/{kind}: restored rows {got!r}, expected {want!r}")
+    return f"{label}/{kind}: OK"
 
 
 # --- entry points ----------------------------------------------------------------------------------
@@ -640,7 +734,8 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("--endpoint", default=os.environ.get("BACKUP_PLATFORM_S3_ENDPOINT"))
     r.add_argument("--ceph-conf", default=os.environ.get("BACKUP_PLATFORM_CEPH_CONF"))
-    r.add_argument("--methods", default="plugin,barmanObjectStore")
+    r.add_argument("--methods", default="plugin,barmanObjectStore,plugin+tls",
+                   help="variants: plugin, barmanObjectStore, each optionally +tls (https with a private CA)")
     r.add_argument("--work", default="/tmp/k8s-backup-platform-pitr")
     r.add_argument("--keep", action="store_true", help="keep this run's objects in the bucket")
     r.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)

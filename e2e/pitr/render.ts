@@ -3,10 +3,13 @@
 // here: the driver reads the rendered objects the way CNPG and the Barman Cloud Plugin would.
 //
 //   node bin/e2e/pitr/render.js --method <plugin|barmanObjectStore> --endpoint http://127.0.0.1:<port>
-//        --database <name> --namespace <ns> [--target-time <RFC 3339>]
+//        --database <name> --namespace <ns> [--target-time <RFC 3339>] [--ca-file <PEM>]
+//
+// --ca-file sets backup:baremetal.caBundle (an https endpoint signed by a private CA).
 //
 // With --target-time the stack also declares a `cnpg.recoveries` entry to that time, and the output
 // carries the drill Cluster the drill runner would create from the rendered template.
+import * as fs from "fs";
 import { main } from "../../program";
 import { drillCluster, type DrillTemplate } from "../../scripts/drill-core";
 import { record } from "../../scripts/recorder";
@@ -38,7 +41,11 @@ async function run(argv: string[]): Promise<void> {
     const target = a["target-time"];
     const overrides: Record<string, string> = {
         "backup:postgres": JSON.stringify([{ name: a.database, namespace: a.namespace }]),
-        "backup:baremetal": JSON.stringify({ ...baremetal, endpoint: a.endpoint }),
+        "backup:baremetal": JSON.stringify({
+            ...baremetal,
+            endpoint: a.endpoint,
+            ...(a["ca-file"] !== undefined ? { caBundle: fs.readFileSync(a["ca-file"], "utf8") } : {}),
+        }),
         "backup:cnpg": JSON.stringify({
             method: a.method,
             ...(target !== undefined
