@@ -18,7 +18,8 @@ Why Python: barman-cloud is Python and lives in the venv this runs from; boto3 (
 there too; and mapping nested JSON to argv is clearer here than in bash.
 
 Usage (as root; PostgreSQL runs as the `postgres` user):
-  pitr.py run --endpoint URL --ceph-conf FILE [--methods plugin,barmanObjectStore] [--work DIR] [--keep]
+  pitr.py run --endpoint URL --ceph-conf FILE [--methods plugin,barmanObjectStore,plugin+tls] [--work DIR] [--keep]
+      (a method with +tls: https through a TLS proxy whose private CA is rendered as caBundle)
   pitr.py wal-archive PLAN WAL_PATH          (archive_command)
   pitr.py wal-restore PLAN WAL_NAME DEST     (restore_command)
 """
