@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 # The database each method renders; names differ so the archives can coexist in one bucket.
@@ -295,11 +296,14 @@ def base_env():
 
 
 def run(argv, env=None, as_postgres=False, capture=False, check=True, quiet=False):
-    full = ["runuser", "-u", PG_USER, "--", "env", "-i"] + [f"{k}={v}" for k, v in {**base_env(), **(env or {})}.items()] + list(argv) \
-        if as_postgres else list(argv)
+    """Runs argv (as the postgres user: with only the base env plus `env`, passed in the environment, never in argv)."""
     if not quiet:
         log(f"$ {shown(argv, env)}")
-    res = subprocess.run(full, capture_output=capture, text=True, env=None if as_postgres else {**os.environ, **(env or {})})
+    if as_postgres:
+        full, proc_env = [RUNUSER, "-u", PG_USER, "--"] + list(argv), {**base_env(), **(env or {})}
+    else:
+        full, proc_env = list(argv), {**os.environ, **(env or {})}
+    res = subprocess.run(full, capture_output=capture, text=True, env=proc_env)
     if check and res.returncode != 0:
         raise Failure(f"{argv[0]} exited {res.returncode}: {(res.stderr or '')[-2000:]}")
     return res
@@ -661,7 +665,7 @@ def restore(label, kind, r, cluster, work, started):
 
 def venv_visible_to_postgres():
     probe = [os.path.join(VENV_BIN, "python"), "-c", "import barman"]
-    return subprocess.run(["runuser", "-u", PG_USER, "--"] + probe, capture_output=True).returncode == 0
+    return subprocess.run([RUNUSER, "-u", PG_USER, "--"] + probe, capture_output=True).returncode == 0
 
 
 def expose_root(view):
