@@ -8,7 +8,7 @@ import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix 
 import { CNPG_OBJECT_ACTIONS, KMS_READER_ACTIONS, KMS_WRITER_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
 import { kmsThroughS3, veleroSnapshotStatements } from "./grants";
 import { replicateBuckets, type Replica } from "./replication";
-import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
+import { backupKey, barmanListBucket, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
 import { statefulOptions } from "./safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "./targets";
 
@@ -149,7 +149,7 @@ export class AwsStorage extends pulumi.ComponentResource {
                     ...(source.length > 0
                         ? [{ Sid: "ReadRecoverySource", Effect: "Allow" as const, Action: ["s3:GetObject"], Resource: source }]
                         : []),
-                    listBucket(bucketArn("cnpg"), prefix, w.from === undefined ? [] : [postgresPrefix(w.from)]),
+                    barmanListBucket(bucketArn("cnpg")),
                     { Sid: "BarmanBucketLocation", Effect: "Allow" as const, Action: "s3:GetBucketLocation", Resource: bucketArn("cnpg") },
                     ...kms,
                 ]),
@@ -206,7 +206,7 @@ export class AwsStorage extends pulumi.ComponentResource {
                             Action: ["s3:GetObject"],
                             Resource: `${bucketArn("cnpg")}/${prefix}/*`,
                         },
-                        listBucket(bucketArn("cnpg"), prefix),
+                        barmanListBucket(bucketArn("cnpg")),
                         {
                             Sid: "BarmanBucketLocation",
                             Effect: "Allow" as const,

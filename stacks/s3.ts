@@ -36,6 +36,16 @@ export function listBucket(bucketArn: string, prefix: string, more: string[] = [
           };
 }
 
+/**
+ * ListBucket on the whole bucket, for barman-cloud (CNPG). Before every archive, backup and restore barman checks the
+ * bucket with HeadBucket, which S3 (and RGW) authorize as s3:ListBucket with no `s3:prefix`: a prefix condition denies
+ * it and every WAL archive fails (found by the point-in-time recovery test against RGW, e2e/pitr). So a CNPG identity
+ * may list the key names of the whole cnpg bucket; reading, writing and deleting stay limited to its own prefixes.
+ */
+export function barmanListBucket(bucketArn: string): Statement {
+    return { Sid: "BarmanBucketCheck", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn };
+}
+
 /** A customer-managed key with rotation, and its alias; retained like the data it protects. */
 export function backupKey(
     id: string,

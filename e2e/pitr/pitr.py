@@ -460,31 +460,53 @@ class TlsProxy:
 # --- the object store side (what Rook would do for the rendered user and claim) --------------------
 
 
+def rgw_user(admin, uid, display, keys):
+    """The RGW user `uid` as Rook makes it for a CephObjectStoreUser: with the keys its spec.keys Secrets hold, or
+    with a generated key when it has none (the bucket owner). Returns its (access, secret) key."""
+    info = run(admin + ["user", "info", "--uid", uid], capture=True, check=False, quiet=True)
+    if info.returncode != 0:
+        extra = ["--access-key", keys[0], "--secret-key", keys[1]] if keys else ["--gen-access-key", "--gen-secret"]
+        run(admin + ["user", "create", "--uid", uid, "--display-name", display] + extra, capture=True, quiet=True)
+        log(f"RGW user {uid} created ({'keys from its Secret' if keys else 'generated key, as Rook does without spec.keys'})")
+    elif keys and keys[0] not in [k["access_key"] for k in json.loads(info.stdout)["keys"]]:
+        run(admin + ["key", "create", "--uid", uid, "--key-type", "s3", "--access-key", keys[0], "--secret-key", keys[1]],
+            capture=True, quiet=True)
+        log(f"RGW user {uid}: key from its Secret added")
+    if keys:
+        return keys
+    k = json.loads(run(admin + ["user", "info", "--uid", uid], capture=True, quiet=True).stdout)["keys"][0]
+    return k["access_key"], k["secret_key"]
+
+
 def provision(r, endpoint, ceph_conf, destinations):
+    """What Rook does for the rendered object users and the claim of the database's bucket: every user with its keys,
+    the bucket created by its owner (a user no consumer holds the keys of), the claim's bucket policy applied. The
+    writers and readers then reach the bucket only through that policy, as under Rook."""
     import boto3
     from botocore.config import Config
 
+    admin = ["radosgw-admin", "--conf", ceph_conf]
+    users = {u["metadata"]["name"]: u for u in r.all(":ceph.rook.io/v1:CephObjectStoreUser")}
+
+    def keys_of(user):
+        refs = user["spec"].get("keys") or []
+        if not refs:
+            return None
+        ns = user["metadata"]["namespace"]
+        return r.secret_value(ns, refs[0]["accessKeyRef"]), r.secret_value(ns, refs[0]["secretKeyRef"])
+
+    for uid, user in users.items():
+        if user["spec"].get("keys"):
+            rgw_user(admin, uid, user["spec"].get("displayName", uid), keys_of(user))
     buckets = {d.split("/")[2] for d in destinations}
     for obc in r.all(":objectbucket.io/v1alpha1:ObjectBucketClaim"):
         bucket = obc["spec"].get("bucketName")
         if bucket not in buckets:
             continue
-        owner = obc["spec"]["additionalConfig"]["bucketOwner"]
-        user = next(u for u in r.all(":ceph.rook.io/v1:CephObjectStoreUser") if u["metadata"]["name"] == owner)
-        ref = user["spec"]["keys"][0]
-        ns = user["metadata"]["namespace"]
-        access = r.secret_value(ns, ref["accessKeyRef"])
-        secret = r.secret_value(ns, ref["secretKeyRef"])
-        admin = ["radosgw-admin", "--conf", ceph_conf]
-        info = run(admin + ["user", "info", "--uid", owner], capture=True, check=False, quiet=True)
-        if info.returncode != 0:
-            run(admin + ["user", "create", "--uid", owner, "--display-name", user["spec"].get("displayName", owner),
-                         "--access-key", access, "--secret-key", secret], capture=True, quiet=True)
-            log(f"RGW user {owner} created with the keys of Secret {ns}/{ref['accessKeyRef']['name']}")
-        elif access not in [k["access_key"] for k in json.loads(info.stdout)["keys"]]:
-            run(admin + ["key", "create", "--uid", owner, "--key-type", "s3", "--access-key", access, "--secret-key", secret],
-                capture=True, quiet=True)
-            log(f"RGW user {owner}: key from Secret {ns}/{ref['accessKeyRef']['name']} added")
+        config = obc["spec"]["additionalConfig"]
+        owner = config["bucketOwner"]
+        user = users[owner]
+        access, secret = rgw_user(admin, owner, user["spec"].get("displayName", owner), keys_of(user))
         s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
                           region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
         try:
@@ -492,6 +514,9 @@ def provision(r, endpoint, ceph_conf, destinations):
         except s3.exceptions.ClientError:
             s3.create_bucket(Bucket=bucket)
             log(f"bucket {bucket} created by its owner {owner} (ObjectBucketClaim {obc['metadata']['name']})")
+        if config.get("bucketPolicy"):
+            s3.put_bucket_policy(Bucket=bucket, Policy=config["bucketPolicy"])
+            log(f"bucket {bucket}: the claim's bucket policy applied")
         for d in destinations:
             purge(s3, d)
         return s3
