@@ -5,9 +5,12 @@ the answers with the README.
 
 Input (JSON on stdin):
   {"endpoint", "region", "cephConf",
-   "owner": {"access", "secret"},                  the bucket owner's keys (seeds probe objects)
+   "owner": {"access", "secret"},                  the bucket owner's keys (cleans up; seeds where no user may)
    "users": {uid: {"access", "secret"}},            the users to probe, with the keys from their Secrets
-   "buckets": {bucket: [prefix, ...]}}              "" is the bucket root
+   "buckets": {bucket: [prefix, ...]},              "" is the bucket root
+   "seeders": {bucket: {prefix: uid}}}              who writes the probe objects there: a user the README lets
+                                                    put there, so readers meet objects another user owns, as
+                                                    in a restore
 Output (JSON on stdout): {"cells": [...], "buckets": [...], "rgw": {bucket: {...}}}. A result is
 "allow", "deny" (403 AccessDenied) or "error: <code> <message>" (anything else, e.g. a key RGW does not know).
 """
@@ -46,9 +49,9 @@ def key_at(prefix, name):
     return f"{prefix}/{name}" if prefix else name
 
 
-def probe_cell(owner, s3, uid, bucket, prefix):
+def probe_cell(owner, seeder, s3, uid, bucket, prefix):
     obj = key_at(prefix, "probe-object")
-    owner.put_object(Bucket=bucket, Key=obj, Body=BODY)
+    seeder.put_object(Bucket=bucket, Key=obj, Body=BODY)
     cell = {"user": uid, "bucket": bucket, "prefix": prefix}
 
     kwargs = {"Prefix": f"{prefix}/"} if prefix else {}
@@ -76,7 +79,8 @@ def probe_cell(owner, s3, uid, bucket, prefix):
             cell["delete"] = f"error: delete answered 204 but the object is still there ({gone})"
 
     # Multipart as the README counts it: ListMultipartUploadParts and AbortMultipartUpload on an upload the
-    # owner started under the prefix (starting one is PutObject, probed above).
+    # owner started under the prefix (starting one is PutObject, probed above; the owner, because a writer the
+    # README gives no multipart right could not abort its own upload to clean up).
     upload = owner.create_multipart_upload(Bucket=bucket, Key=key_at(prefix, "probe-multipart"))["UploadId"]
     mpu_key = key_at(prefix, "probe-multipart")
     parts, _ = ask(lambda: s3.list_parts(Bucket=bucket, Key=mpu_key, UploadId=upload))
@@ -105,8 +109,9 @@ def main():
         lc, rules = ask(lambda: owner.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"])
         out["rgw"][bucket] = {"owner": stats.get("owner"), "policy": json.loads(policy),
                               "lifecycle": rules if lc == "allow" else lc}
+    clients = {uid: client(req["endpoint"], req["region"], key) for uid, key in req["users"].items()}
     for uid in sorted(req["users"]):
-        s3 = client(req["endpoint"], req["region"], req["users"][uid])
+        s3 = clients[uid]
         for bucket in sorted(req["buckets"]):
             head, _ = ask(lambda: s3.head_bucket(Bucket=bucket))
             if head.startswith("error: 403"):  # HEAD carries no body: a 403 has no code to read
@@ -114,7 +119,8 @@ def main():
             location, _ = ask(lambda: s3.get_bucket_location(Bucket=bucket))
             out["buckets"].append({"user": uid, "bucket": bucket, "head": head, "location": location})
             for prefix in req["buckets"][bucket]:
-                out["cells"].append(probe_cell(owner, s3, uid, bucket, prefix))
+                seeder = clients.get(req.get("seeders", {}).get(bucket, {}).get(prefix), owner)
+                out["cells"].append(probe_cell(owner, seeder, s3, uid, bucket, prefix))
     json.dump(out, sys.stdout)
 
 

@@ -194,6 +194,21 @@ describe("the access matrix, asked of RGW (bare-metal stack, README example)", f
             assert.ok(users.has(row.user), `the README names ${row.user}, which is no keyed object user`);
             if (row.prefix !== "*" && row.prefix !== "/") buckets.get(row.bucket)?.add(row.prefix);
         }
+        // Probe objects are written by a user the README lets put there (else by the bucket owner), so a reader's
+        // get meets an object another user owns, as in a restore.
+        const seeders = Object.fromEntries(
+            [...buckets].map(([b, prefixes]) => [
+                b,
+                Object.fromEntries(
+                    [...prefixes].flatMap((p) => {
+                        const writer = promised.find(
+                            (r) => r.bucket === b && r.rights.put && (r.prefix === "*" || r.prefix === (p === "" ? "/" : p)),
+                        );
+                        return writer ? [[p, writer.user]] : [];
+                    }),
+                ),
+            ]),
+        );
         const input = {
             endpoint: shared.store.endpoint,
             region: REGION,
@@ -201,6 +216,7 @@ describe("the access matrix, asked of RGW (bare-metal stack, README example)", f
             owner: ownerKeys,
             users: Object.fromEntries(users),
             buckets: Object.fromEntries([...buckets].map(([b, p]) => [b, [...p].sort()])),
+            seeders,
         };
         const started = Date.now();
         const res = spawnSync(venvPython(), [path.join(ROOT, "e2e", "access", "probe.py")], {
