@@ -1,12 +1,12 @@
 // Real-engine harness: the toolchain built from Go modules, the local control plane, and a Pulumi
 // project workspace (a temp copy of the project's entry files with a file:// backend) in which the
 // real `pulumi` CLI runs the real program against the local API server.
-import { spawn, spawnSync, type SpawnSyncReturns } from "child_process";
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { Kube } from "../scripts/kube";
+import { apiPath, Kube } from "../scripts/kube";
 import { projectRoot, readStackConfig, stackFile } from "../scripts/stackfile";
 
 export const ROOT = projectRoot;
@@ -40,6 +40,104 @@ export function startCluster(env: NodeJS.ProcessEnv): string {
 
 export function stopCluster(env: NodeJS.ProcessEnv): void {
     spawnSync("bash", [path.join(E2E, "cluster.sh"), "stop", "--purge"], { env, stdio: "inherit" });
+}
+
+/** The local object store (e2e/objectstore.sh): its S3 endpoint and the ceph.conf radosgw-admin needs. */
+export interface ObjectStore {
+    endpoint: string;
+    cephConf: string;
+    /** Whether this process started it (false: it was already serving from the same state dir). */
+    startedHere: boolean;
+}
+
+/** The object store's state dir: BACKUP_PLATFORM_S3_STATE, else beside a private cluster state dir. */
+export function objectStoreEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    if (env.BACKUP_PLATFORM_S3_STATE || !env.BACKUP_PLATFORM_STATE) return env;
+    return { ...env, BACKUP_PLATFORM_S3_STATE: `${env.BACKUP_PLATFORM_STATE.replace(/\/+$/, "")}-s3` };
+}
+
+/** Starts (or reuses, when it already serves from the same state dir) the local Ceph RGW. */
+export function startObjectStore(env: NodeJS.ProcessEnv): ObjectStore {
+    const script = path.join(E2E, "objectstore.sh");
+    const serving = spawnSync("bash", [script, "status"], { env, stdio: "ignore" }).status === 0;
+    const out = run("bash", [script, serving ? "env" : "start"], env, `e2e/objectstore.sh ${serving ? "env" : "start"}`);
+    const endpoint = /export BACKUP_PLATFORM_S3_ENDPOINT=(\S+)/.exec(out)?.[1];
+    const cephConf = /export BACKUP_PLATFORM_CEPH_CONF=(\S+)/.exec(out)?.[1];
+    if (!endpoint || !cephConf) throw new Error(`unexpected objectstore.sh output: ${out}`);
+    return { endpoint, cephConf, startedHere: !serving };
+}
+
+export function stopObjectStore(env: NodeJS.ProcessEnv): void {
+    spawnSync("bash", [path.join(E2E, "objectstore.sh"), "stop", "--purge"], { env, stdio: "inherit" });
+}
+
+/** The object store's name and namespace in the stack file (the CephObjectStore Rook's cluster would run). */
+export const OBJECT_STORE = { name: "ceph-objectstore", namespace: "rook-ceph" };
+/** The additionalConfig fields the program sets on its claims; Rook ignores them unless its operator allows them. */
+export const OBC_ALLOWED_FIELDS = "maxObjects,maxSize,bucketOwner,bucketPolicy,bucketLifecycle";
+
+/**
+ * What installing Rook's operator and a CephObjectStore would leave in the cluster, for the stand-in: the
+ * operator's settings ConfigMap (rook-ceph-operator-config, with ROOK_OBC_ALLOW_ADDITIONAL_CONFIG_FIELDS as a
+ * platform team sets it through the operator chart) and the CephObjectStore the stack's StorageClass names.
+ */
+const ROOK_INSTALLER = "rook-install";
+
+export async function installRook(k: Kube): Promise<void> {
+    const ns = OBJECT_STORE.namespace;
+    await k.apply(
+        `/api/v1/namespaces/${ns}/configmaps/rook-ceph-operator-config`,
+        {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "rook-ceph-operator-config", namespace: ns },
+            data: { ROOK_OBC_ALLOW_ADDITIONAL_CONFIG_FIELDS: OBC_ALLOWED_FIELDS },
+        },
+        ROOK_INSTALLER,
+    );
+    await k.apply(
+        apiPath("ceph.rook.io", "v1", "cephobjectstores", ns, OBJECT_STORE.name),
+        {
+            apiVersion: "ceph.rook.io/v1",
+            kind: "CephObjectStore",
+            metadata: { name: OBJECT_STORE.name, namespace: ns },
+            spec: { gateway: { port: 80, instances: 1 } },
+        },
+        ROOK_INSTALLER,
+    );
+}
+
+/** Starts the Rook stand-in (`e2e/rook/rook.sh watch`) as a child; stop it with stopRook. */
+export function startRook(env: NodeJS.ProcessEnv, kubeconfig: string, store: ObjectStore, logFile: string): ChildProcess {
+    const log = fs.openSync(logFile, "a");
+    const child = spawn("bash", [path.join(E2E, "rook", "rook.sh"), "watch", "--quiet"], {
+        env: {
+            ...env,
+            KUBECONFIG: kubeconfig,
+            BACKUP_PLATFORM_S3_ENDPOINT: store.endpoint,
+            BACKUP_PLATFORM_CEPH_CONF: store.cephConf,
+            ROOK_OPERATOR_NAMESPACE: OBJECT_STORE.namespace,
+        },
+        stdio: ["ignore", log, log],
+    });
+    fs.closeSync(log);
+    return child;
+}
+
+/** SIGTERM to the stand-in's pid (rook.sh execs Python, so the pid is the reconciler's), then wait for it. */
+export async function stopRook(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    process.kill(child.pid, "SIGTERM");
+    const timer = setTimeout(() => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, "SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+}
+
+/** Points the bare-metal stack at the local RGW: the stack file's `backup:baremetal` with this endpoint and region. */
+export function objectStoreOverrides(store: ObjectStore, region = "us-east-1"): Record<string, unknown> {
+    const base = JSON.parse(readStackConfig(stackFile("baremetal")).config["backup:baremetal"]) as Record<string, unknown>;
+    return { "backup:baremetal": { ...base, endpoint: store.endpoint, region } };
 }
 
 /** Config overrides every local run needs: the test-double charts and no readiness waits (no kubelet). */

@@ -101,7 +101,7 @@ export function bucketGrants(cfg: Config, plan: BucketPlan, replicator: boolean)
 /**
  * The bucket policy RGW evaluates for every user but the owner. Principals are tenant-less
  * (`arn:aws:iam:::user/<uid>`). GetBucketLocation has its own statement: a request for it carries no
- * `s3:prefix`, so a prefix condition would deny it.
+ * `s3:prefix`, so a prefix condition would deny it. So does HeadBucket, which RGW checks as s3:ListBucket.
  */
 export function rookBucketPolicy(bucket: string, grants: readonly BucketGrant[]): string {
     const statements = grants.flatMap((g) => {
@@ -124,6 +124,21 @@ export function rookBucketPolicy(bucket: string, grants: readonly BucketGrant[])
                 Resource: [`arn:aws:s3:::${bucket}`],
             },
             list,
+            // HeadBucket (barman-cloud's bucket check, velero's) is authorised as s3:ListBucket, and its request
+            // carries no s3:prefix, so a prefix-conditioned listing refuses it. Only HeadBucket lacks both keys
+            // (every listing carries s3:max-keys): this grants it, and not the bucket's listing.
+            ...(wholeBucket
+                ? []
+                : [
+                      {
+                          Sid: `${g.user}-exists`,
+                          Effect: "Allow",
+                          Principal: principal,
+                          Action: ["s3:ListBucket"],
+                          Resource: [`arn:aws:s3:::${bucket}`],
+                          Condition: { Null: { "s3:prefix": "true", "s3:max-keys": "true" } },
+                      },
+                  ]),
             {
                 Sid: `${g.user}-objects`,
                 Effect: "Allow",

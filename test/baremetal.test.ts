@@ -184,8 +184,12 @@ describe("baremetal stack", () => {
                     .map((x) => x.user),
             );
             const located = (user: string) => allows(policy, user, "s3:GetBucketLocation", `arn:aws:s3:::${bucket}`);
-            for (const user of [...named, "backup-owner", "backup-cnpg"])
+            // HeadBucket, which barman-cloud and velero call: RGW checks it as s3:ListBucket without s3:prefix.
+            const exists = (user: string) => allows(policy, user, "s3:ListBucket", `arn:aws:s3:::${bucket}`);
+            for (const user of [...named, "backup-owner", "backup-cnpg"]) {
                 assert.strictEqual(located(user), named.has(user), `${user} on ${bucket}`);
+                assert.strictEqual(exists(user), named.has(user), `HeadBucket: ${user} on ${bucket}`);
+            }
         }
     });
 

@@ -30,10 +30,19 @@ const glob = (pattern: string, value: string): boolean =>
             .replace(/\?/g, ".")}$`,
     ).test(value);
 
+/**
+ * The request keys RGW sets, from `prefix`: undefined = a request without them (HeadBucket, GetBucketLocation,
+ * object calls); a string = a listing, which always carries `s3:max-keys`, and `s3:prefix` when not empty.
+ */
 function conditionHolds(s: Statement, prefix: string | undefined): boolean {
+    const present: Record<string, boolean> = { "s3:prefix": prefix !== undefined && prefix !== "", "s3:max-keys": prefix !== undefined };
     for (const [operator, keys] of Object.entries(s.Condition ?? {})) {
         for (const [key, values] of Object.entries(keys)) {
             // Anything else would be evaluated wrongly here: refuse it rather than guess.
+            if (operator === "Null" && key in present && arr(values).join() === "true") {
+                if (present[key]) return false;
+                continue;
+            }
             if (operator !== "StringLike" || key !== "s3:prefix") throw new Error(`evaluator does not know ${operator} ${key}`);
             if (prefix === undefined || !arr(values).some((v) => glob(v, prefix))) return false;
         }
@@ -41,7 +50,10 @@ function conditionHolds(s: Statement, prefix: string | undefined): boolean {
     return true;
 }
 
-/** Whether `user` may do `action` on `resource` (with ListBucket's `s3:prefix`), by the policy alone. */
+/**
+ * Whether `user` may do `action` on `resource`, by the policy alone. For s3:ListBucket, `prefix` is the
+ * listing's prefix ("" = the bucket root); without it, the request is a HeadBucket.
+ */
 export function allows(policy: readonly Statement[], user: string, action: string, resource: string, prefix?: string): boolean {
     const matching = policy.filter((s) => {
         const principals = arr((s.Principal as { AWS?: string | string[] } | undefined)?.AWS);

@@ -76,6 +76,9 @@ class Kube:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method)
         req.add_header("Accept", "application/json")
+        # The API server names a client's field manager after its User-Agent's first word: client-go sends
+        # "rook/<version> ..." for the operator binary, so managedFields name "rook", as under Rook.
+        req.add_header("User-Agent", "rook/v1.20-standin (linux) kubernetes/standin")
         if data is not None:
             req.add_header("Content-Type", content_type)
         if self.token:
