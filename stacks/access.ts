@@ -82,13 +82,11 @@ export function bucketGrants(cfg: Config, plan: BucketPlan, replicator: boolean)
                 break;
             case "cnpg":
                 for (const ns of cnpgNamespaces(cfg)) {
-                    // barman-cloud checks the bucket with HeadBucket, which RGW authorizes as ListBucket without a prefix:
-                    // CNPG identities list the whole bucket (key names only) and act only on their own prefixes.
                     const writes = ns.writes.map(postgresPrefix);
-                    grants.push({ user: cnpgWriterUser(ns.namespace), list: [""], objects: writes, actions: CNPG_OBJECT_ACTIONS });
+                    grants.push({ user: cnpgWriterUser(ns.namespace), list: writes, objects: writes, actions: CNPG_OBJECT_ACTIONS });
                     if (ns.reads.length === 0) continue;
                     const reads = ns.reads.map(postgresPrefix);
-                    grants.push({ user: cnpgReaderUser(ns.namespace), list: [""], objects: reads, actions: READER_OBJECT_ACTIONS });
+                    grants.push({ user: cnpgReaderUser(ns.namespace), list: reads, objects: reads, actions: READER_OBJECT_ACTIONS });
                 }
                 break;
         }
