@@ -477,8 +477,8 @@ build_velero_plugin_for_aws() {
 
 # rclone's main package is its module root; the release tag's fs/versiontag.go already says the
 # version. Its go.mod has no replace lines today (any version-pinned one would be copied). Upstream
-# release binaries are built the same way (CGO_ENABLED=0 for linux/amd64, no cmount tag): every backend
-# is compiled in, s3 among them.
+# release binaries are built the same way (CGO_ENABLED=0 for linux/amd64, no cmount tag; they add no
+# -trimpath): every backend is compiled in, s3 among them.
 build_rclone() {
   local v="$1" dir="${BUILD_ROOT}/rclone-$1" gomod r mod=github.com/rclone/rclone
   CURRENT_STEP="download ${mod}@v${v}"
@@ -492,9 +492,10 @@ build_rclone() {
       [[ -n "$r" ]] && go mod edit -replace "$r"
     done < <(non_local_replaces "$gomod")
     step "go mod tidy (rclone wrapper)" go mod tidy
-    step "go build rclone" "${GO_BUILD[@]}" -ldflags "-s -w" -o "${OUT}/rclone" "$mod"
+    # As upstream's Makefile (LDFLAGS): fs.Version set, else the binary calls itself v<tag>-DEV.
+    step "go build rclone" "${GO_BUILD[@]}" -ldflags "-s -w -X ${mod}/fs.Version=v${v}" -o "${OUT}/rclone" "$mod"
   )
-  expect_output "rclone version" "rclone v${v}" "${OUT}/rclone" version
+  expect_output "rclone version" "rclone v${v}"$'\n' "${OUT}/rclone" version
 }
 
 # --- main -------------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ for c in "${COMPONENTS[@]}"; do
         "r${RECIPE} velero-plugin-for-aws ${VELERO_PLUGIN_FOR_AWS_VERSION}" build_velero_plugin_for_aws ;;
     rclone)
       FAIL_HINT="optional: built only when named (issue 13, the off-site copy run for real: e2e/offsite)"
-      component rclone "$RCLONE_VERSION" "r${RECIPE} rclone ${RCLONE_VERSION}" build_rclone ;;
+      component rclone "$RCLONE_VERSION" "r${RECIPE} rclone ${RCLONE_VERSION} fs.Version" build_rclone ;;
     *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone)" ;;
   esac
   FAIL_HINT=""

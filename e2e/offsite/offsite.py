@@ -45,12 +45,13 @@ AUDITOR = "offsite-e2e-auditor"
 NOBODY = 65534
 MIB = 1024 * 1024
 # Kinds applied from the render (everything Rook and the copy job read); the rest is not needed here.
-APPLIED = ("Namespace", "StorageClass", "CephObjectStoreUser", "ObjectBucketClaim", "Secret", "CronJob")
+APPLIED = ("Namespace", "StorageClass", "CephObjectStoreUser", "ObjectBucketClaim", "Secret", "ConfigMap", "CronJob")
 APPLIED_NAMESPACES = ("rook-ceph", OFFSITE_NS, "")
 
 T0 = time.monotonic()
 TIMINGS = []
 RESULTS = {"passed": 0, "failed": 0}
+auditor_client = None
 
 
 def log(msg):
@@ -100,11 +101,12 @@ def sha256(data):
 # --- render and apply -------------------------------------------------------------------------------
 
 
-def render(endpoint):
-    argv = ["node", os.path.join(REPO, "bin/e2e/offsite/render.js"), "--endpoint", endpoint, "--dst-endpoint", endpoint,
+def render(endpoint, dst_endpoint, ca_file=None):
+    argv = ["node", os.path.join(REPO, "bin/e2e/offsite/render.js"), "--endpoint", endpoint, "--dst-endpoint", dst_endpoint,
             "--dst-region", DST_REGION, "--dst-bucket", DST_BUCKET, "--dst-secret", DST_SECRET, "--prefix", DST_PREFIX]
+    argv += ["--ca-file", ca_file] if ca_file else []
     log("$ " + " ".join(shlex.quote(a) for a in argv))
-    with timed("render the program (mocks, secrets kept)"):
+    with timed(f"render the program (mocks, secrets kept{', caBundle' if ca_file else ''})"):
         out = subprocess.run(argv, cwd=REPO, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["resources"]
 
@@ -313,11 +315,16 @@ def resolve_env(kube, container, mapping):
     return env, shown
 
 
-def run_job(kube, root, rclone, label):
+def run_job(kube, root, rclone, label, drop_env=(), extra_env=None):
     """The container's command + args with its env, as uid/gid 65534, PATH holding only the rclone binary and the system."""
     pod, c = container_of(kube)
     mapping = mount_map(kube, pod, c, root)
     env, shown = resolve_env(kube, c, mapping)
+    for name in drop_env:  # negative checks only
+        env.pop(name, None)
+        shown[name] = "(removed for this run)"
+    for name, value in (extra_env or {}).items():  # negative checks only: fail fast instead of retrying for minutes
+        env[name] = shown[name] = value
     bindir = os.path.join(root, "bin")
     os.makedirs(bindir, exist_ok=True)
     if not os.path.exists(os.path.join(bindir, "rclone")):
@@ -456,7 +463,7 @@ def cmd_run(a):
     work = a.work
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)
-    resources = render(a.endpoint)
+    resources = render(a.endpoint, a.endpoint)
 
     with timed("apply prerequisites + rendered objects (kubectl apply --server-side)"):
         kubectl_apply(prerequisites(), "platform-team")
@@ -478,7 +485,8 @@ def cmd_run(a):
 
     with timed("destination by hand (user, versioned bucket, Secret)"):
         destination(rgw, kube)
-    audit = auditor(rgw)
+    global auditor_client
+    audit = auditor_client = auditor(rgw)
     clients = consumer_clients(rgw, kube, resources)
     plan = seed_plan()
     with timed("seed objects as each consumer"):
@@ -556,7 +564,44 @@ def cmd_run(a):
     after = {k: len(versions(audit, DST_BUCKET, k)) for k in before}
     recopied = [k for k in before if after[k] != before[k] and k not in (dst_key(over[1], over[2]), dst_key(mp[1], mp[2]))]
     check("run 2: nothing unchanged was uploaded again (one version each)", not recopied, "; ".join(recopied[:5]))
+    if a.tls:
+        tls_runs(a, kube, root, clients, work)
     return 0 if RESULTS["failed"] == 0 else 1
+
+
+def tls_runs(a, kube, root, clients, work):
+    """The source over https signed by a private CA (baremetal.caBundle): the CA ConfigMap, its volume and
+    SSL_CERT_DIR as rendered. A TLS proxy (e2e/pitr's) in front of the plain-HTTP RGW stands in for RGW's TLS."""
+    sys.path.insert(0, os.path.join(REPO, "e2e", "pitr"))
+    from pitr import TlsProxy
+
+    proxy = TlsProxy(a.endpoint, work)
+    try:
+        resources = render(proxy.endpoint, a.endpoint, proxy.ca)
+        with timed("re-apply with caBundle (CA ConfigMap, CronJob with the CA volume)"):
+            kubectl_apply(sorted(manifests(resources), key=lambda o: 0 if o["kind"] == "Namespace" else 1), "backup-platform-baremetal")
+        _, c = container_of(kube)
+        envs = {e["name"]: e.get("value") for e in c.get("env") or []}
+        check("tls: the CronJob reads the source at the https endpoint, with SSL_CERT_DIR and the CA volume",
+              envs.get("RCLONE_CONFIG_SRC_ENDPOINT") == proxy.endpoint and envs.get("SSL_CERT_DIR") == "/etc/ssl/certs:/etc/backup-ca"
+              and any(m["mountPath"] == "/etc/backup-ca" for m in c.get("volumeMounts") or []), json.dumps(envs.get("SSL_CERT_DIR")))
+        key = "grafana-postgres/grafana-postgres/wals/0000000100000000/000000010000000000000005.gz"
+        data = os.urandom(70005)
+        put(clients["cnpg-monitoring"], "cnpg-backups", key, data, None)
+        res, _ = run_job(kube, os.path.join(work, "pod-no-ca"), a.rclone, "tls without the CA", drop_env=("SSL_CERT_DIR",),
+                         extra_env={"RCLONE_RETRIES": "1", "RCLONE_LOW_LEVEL_RETRIES": "1"})
+        check("tls: without SSL_CERT_DIR the same job fails (the certificate is not trusted)",
+              res.returncode != 0 and "x509" in res.stdout + res.stderr, f"exit {res.returncode}")
+        res, _ = run_job(kube, root, a.rclone, "tls run 3")
+        check("tls run 3: exit 0", res.returncode == 0, f"exit {res.returncode}")
+        audit = auditor_client
+        try:
+            body = audit.get_object(Bucket=DST_BUCKET, Key=dst_key("cnpg-backups", key))["Body"].read()
+            check("tls run 3: the object added at the source arrived over https, same bytes", sha256(body) == sha256(data))
+        except ClientError as e:
+            check("tls run 3: the object added at the source arrived over https, same bytes", False, e.response["Error"]["Code"])
+    finally:
+        proxy.close()
 
 
 def main():
@@ -567,6 +612,7 @@ def main():
     r.add_argument("--ceph-conf", required=True)
     r.add_argument("--rclone", required=True)
     r.add_argument("--work", default=f"/tmp/offsite-e2e-{os.getpid()}")
+    r.add_argument("--no-tls", dest="tls", action="store_false", help="skip the https source with a private CA")
     a = ap.parse_args()
     rc = 1
     try:
