@@ -432,13 +432,15 @@ def check_replicator(rgw, env, expected, audit, root, rclone):
         f.write("probe")
     os.chown(probe_file, NOBODY, NOBODY)
     key = next(k for (b, k) in sorted(expected) if b == "velero-backups")
+    # Low-level retries stay at rclone's default: RGW may answer a PutObject 403 and close the connection while
+    # the body is still being sent, which rclone 1.71 (aws-sdk-go-v2) reports as a network error and retries.
     # copyto: --s3-no-check-bucket so that rclone goes straight to PutObject (otherwise its CreateBucket, with
     # the source region as LocationConstraint, is refused first with 400 InvalidLocationConstraint).
     for what, args in (("deletefile", ["deletefile", f"src:velero-backups/{key}"]),
                        ("copyto (upload)", ["copyto", probe_file, "src:velero-backups/offsite-probe.txt", "--s3-no-check-bucket"]),
                        ("purge", ["purge", "src:mssql-backups/mssql"])):
         res = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                              os.path.join(root, "bin", "rclone"), *args, "--retries", "1", "--low-level-retries", "1"],
+                              os.path.join(root, "bin", "rclone"), *args, "--retries", "1"],
                              env=env, capture_output=True, text=True, timeout=120)
         err = res.stderr
         code = next((c for c in ("AccessDenied", "InvalidLocationConstraint", "NoSuchKey") if c in err), "")
