@@ -2,13 +2,13 @@
 # Builds the end-to-end toolchain from Go modules and caches it outside the repo, keyed by version:
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
-#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir)
+#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
 #   e2e/toolchain.sh NAME...                only these: pulumi kubernetes etcd pulumi-resource-kubernetes
 #                                           pulumi-language-nodejs pulumi-resource-random
-#                                           velero velero-plugin-for-aws
+#                                           velero velero-plugin-for-aws rclone
 #   e2e/toolchain.sh --force NAME...        rebuild even if cached
 #   eval "$(e2e/toolchain.sh)"              build, then put everything on PATH
 #
@@ -473,6 +473,31 @@ build_velero_plugin_for_aws() {
   expect_output "velero-plugin-for-aws (go-plugin handshake)" "This binary is a plugin" "${OUT}/velero-plugin-for-aws"
 }
 
+# --- rclone -----------------------------------------------------------------------------------
+
+# rclone's main package is its module root; the release tag's fs/versiontag.go already says the
+# version. Its go.mod has no replace lines today (any version-pinned one would be copied). Upstream
+# release binaries are built the same way (CGO_ENABLED=0 for linux/amd64, no cmount tag; they add no
+# -trimpath): every backend is compiled in, s3 among them.
+build_rclone() {
+  local v="$1" dir="${BUILD_ROOT}/rclone-$1" gomod r mod=github.com/rclone/rclone
+  CURRENT_STEP="download ${mod}@v${v}"
+  gomod="$(module_info "${mod}@v${v}" GoMod)"
+  wrapper_module "$dir" "$(go_directive "$gomod")"
+  tools_file "$dir" "$mod"
+  (
+    cd "$dir"
+    go mod edit -require "${mod}@v${v}"
+    while read -r r; do
+      [[ -n "$r" ]] && go mod edit -replace "$r"
+    done < <(non_local_replaces "$gomod")
+    step "go mod tidy (rclone wrapper)" go mod tidy
+    # As upstream's Makefile (LDFLAGS): fs.Version set, else the binary calls itself v<tag>-DEV.
+    step "go build rclone" "${GO_BUILD[@]}" -ldflags "-s -w -X ${mod}/fs.Version=v${v}" -o "${OUT}/rclone" "$mod"
+  )
+  expect_output "rclone version" "rclone v${v}"$'\n' "${OUT}/rclone" version
+}
+
 # --- main -------------------------------------------------------------------------------------
 
 FORCE=false
@@ -527,7 +552,10 @@ for c in "${COMPONENTS[@]}"; do
       FAIL_HINT="optional: built only when named (issue 13, Velero backups and restores for real)"
       component velero-plugin-for-aws "$VELERO_PLUGIN_FOR_AWS_VERSION" \
         "r${RECIPE} velero-plugin-for-aws ${VELERO_PLUGIN_FOR_AWS_VERSION}" build_velero_plugin_for_aws ;;
-    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws)" ;;
+    rclone)
+      FAIL_HINT="optional: built only when named (issue 13, the off-site copy run for real: e2e/offsite)"
+      component rclone "$RCLONE_VERSION" "r${RECIPE} rclone ${RCLONE_VERSION} fs.Version" build_rclone ;;
+    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone)" ;;
   esac
   FAIL_HINT=""
 done
