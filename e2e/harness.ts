@@ -110,7 +110,7 @@ export async function installRook(k: Kube): Promise<void> {
 /** Starts the Rook stand-in (`e2e/rook/rook.sh watch`) as a child; stop it with stopRook. */
 export function startRook(env: NodeJS.ProcessEnv, kubeconfig: string, store: ObjectStore, logFile: string): ChildProcess {
     const log = fs.openSync(logFile, "a");
-    const child = spawn("bash", [path.join(E2E, "rook", "rook.sh"), "watch", "--quiet"], {
+    const child = spawn("bash", [path.join(E2E, "rook", "rook.sh"), "watch", "--quiet", "--namespace", OBJECT_STORE.namespace], {
         env: {
             ...env,
             KUBECONFIG: kubeconfig,
