@@ -10,7 +10,6 @@ export default tseslint.config(
             "node_modules/**",
             "policy/bin/**",
             "policy/node_modules/**",
-            "e2e/charts/**",
             "e2e/langhost/**",
             "e2e/random-standin/**",
         ],

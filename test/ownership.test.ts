@@ -76,7 +76,9 @@ describe("field ownership (server-side apply)", () => {
 
         it("retains the CRDs a chart installs on delete, as Helm does; other chart objects are deleted as usual", async () => {
             // Deleting Velero's CRDs deletes every Backup, Restore and Schedule object with them.
-            const crd = await ownChartObjects(args("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", { kind: "CustomResourceDefinition" }));
+            const crd = await ownChartObjects(
+                args("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", { kind: "CustomResourceDefinition" }),
+            );
             assert.strictEqual(crd?.opts.retainOnDelete, true);
             const deployment = await ownChartObjects(args("kubernetes:apps/v1:Deployment", { kind: "Deployment" }));
             assert.strictEqual(deployment?.opts.retainOnDelete, undefined);
