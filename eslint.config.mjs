@@ -5,15 +5,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
     {
-        ignores: [
-            "bin/**",
-            "node_modules/**",
-            "policy/bin/**",
-            "policy/node_modules/**",
-            "e2e/charts/**",
-            "e2e/langhost/**",
-            "e2e/random-standin/**",
-        ],
+        ignores: ["bin/**", "node_modules/**", "policy/bin/**", "policy/node_modules/**", "e2e/langhost/**", "e2e/random-standin/**"],
     },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,

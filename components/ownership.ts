@@ -28,14 +28,20 @@ export function owned<T extends { [key: string]: unknown; annotations?: Annotati
     return { ...metadata, annotations: { ...metadata.annotations, [FIELD_MANAGER_ANNOTATION]: stackFieldManager() } };
 }
 
+/** The type token of a CustomResourceDefinition a chart renders from its `crds/` folder. */
+const CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition";
+
 /**
  * The same annotation on the objects a Helm chart renders: they are registered by the provider, not by this program,
  * so only a transform reaches them. The chart component itself and anything not from the Kubernetes provider pass.
+ *
+ * A chart's CRDs are retained on delete, as Helm never deletes them: `helm.v4.Chart` would, and deleting Velero's CRDs
+ * (on `destroy`, or when the chart leaves the program) deletes every Backup, Restore and Schedule object with them.
  */
 export const ownChartObjects: pulumi.ResourceTransform = ({ custom, type, props, opts }) => {
     if (!custom || !type.startsWith("kubernetes:")) return undefined;
     const metadata = (props.metadata ?? {}) as { [key: string]: unknown; annotations?: Annotations };
-    return { props: { ...props, metadata: owned(metadata) }, opts };
+    return { props: { ...props, metadata: owned(metadata) }, opts: type === CRD_TYPE ? { ...opts, retainOnDelete: true } : opts };
 };
 
 /**

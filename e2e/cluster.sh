@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway Kubernetes control plane on 127.0.0.1 for end-to-end tests:
 # etcd + kube-apiserver (TLS, RBAC, service-account tokens) + kube-controller-manager,
-# with the upstream CRDs from ../shared/fixtures installed and the namespaces and CNPG
+# with the upstream CRDs from ../shared/fixtures installed (except Velero's: its chart brings them) and the namespaces and CNPG
 # Clusters that application teams own in a real cluster. No kubelet: pods never run.
 #
 #   e2e/cluster.sh start          start (or repair) and seed the cluster; idempotent
@@ -314,8 +314,13 @@ install_crds() {
   local dir="${FIXTURES_DIR}/crds" f names=()
   [[ -d "$dir" ]] || die "CRD fixtures not found: ${dir} (set BACKUP_PLATFORM_FIXTURES)"
   shopt -s nullglob
-  local files=("${dir}"/*.yaml "${dir}"/*.yml)
+  local all=("${dir}"/*.yaml "${dir}"/*.yml) files=()
   shopt -u nullglob
+  # The Velero chart's CRDs are not pre-installed: the stack applies them from the chart's crds/ folder as its own
+  # objects. Pre-installed, the same four CRDs were co-owned by field manager e2e-cluster after every `up`.
+  for f in "${all[@]}"; do
+    [[ "$(basename "$f")" == velero-chart-* ]] || files+=("$f")
+  done
   ((${#files[@]})) || die "no CRD YAML files in ${dir}"
   log "installing ${#files[@]} CRDs from ${dir}"
   for f in "${files[@]}"; do

@@ -6,6 +6,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
+import { CHARTS } from "../components/charts";
+
 import { apiPath, Kube } from "../scripts/kube";
 import { projectRoot, readStackConfig, stackFile } from "../scripts/stackfile";
 
@@ -141,14 +143,54 @@ export function objectStoreOverrides(store: ObjectStore, region = "us-east-1"): 
 }
 
 /** Config overrides every local run needs: the test-double charts and no readiness waits (no kubelet). */
+/** Upstream fixtures beside the project (`../shared/fixtures`), or `$BACKUP_PLATFORM_FIXTURES`, as `e2e/cluster.sh` reads them. */
+export const FIXTURES = process.env.BACKUP_PLATFORM_FIXTURES ?? path.join(ROOT, "..", "shared", "fixtures");
+
+/** The unchanged upstream charts at the versions the program pins, referenced in place (never copied). */
+export const CHART_PATHS = {
+    velero: path.join(FIXTURES, "charts", `velero-${CHARTS.velero.version}`),
+    descheduler: path.join(FIXTURES, "charts", `descheduler-${CHARTS.descheduler.version}`),
+} as const;
+
+/**
+ * Config overrides every local run needs: the real upstream charts from the fixtures (no chart repository is reachable
+ * here) and no readiness waits (no kubelet: pods never run).
+ */
+
 export function localOverrides(): Record<string, unknown> {
+    for (const dir of Object.values(CHART_PATHS)) {
+        if (!fs.existsSync(path.join(dir, "Chart.yaml"))) throw new Error(`chart fixture missing: ${dir} (set BACKUP_PLATFORM_FIXTURES)`);
+    }
     return {
         "backup:charts": {
-            velero: { path: path.join(E2E, "charts", "velero") },
-            descheduler: { path: path.join(E2E, "charts", "descheduler") },
+            velero: { path: CHART_PATHS.velero },
+            descheduler: { path: CHART_PATHS.descheduler },
         },
         "backup:skipAwait": true,
     };
+}
+
+/**
+ * Installs the Velero chart's own CRDs (its `crds/` folder) under `manager`, for tests that play Velero without a stack.
+ * `e2e/cluster.sh` no longer pre-installs them: the stack applies them from the chart as its own objects.
+ */
+export async function installVeleroCrds(k: Kube, manager: string): Promise<void> {
+    const dir = path.join(CHART_PATHS.velero, "crds");
+    const names: string[] = [];
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
+        const crd = parse(fs.readFileSync(path.join(dir, file), "utf8")) as { metadata: { name: string } };
+        await k.apply(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, crd.metadata.name), crd, manager);
+        names.push(crd.metadata.name);
+    }
+    for (const name of names) {
+        for (let i = 0; ; i++) {
+            const crd = await k.get(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, name));
+            const conditions = (crd?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+            if (conditions.some((c) => c.type === "Established" && c.status === "True")) break;
+            if (i >= 300) throw new Error(`CRD ${name} not Established after 60 s`);
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 /** One step of `pulumi preview/up --json`. */

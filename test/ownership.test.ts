@@ -74,6 +74,16 @@ describe("field ownership (server-side apply)", () => {
             assert.deepStrictEqual(result?.props.metadata, { annotations: { [FIELD_MANAGER_ANNOTATION]: stackFieldManager() } });
         });
 
+        it("retains the CRDs a chart installs on delete, as Helm does; other chart objects are deleted as usual", async () => {
+            // Deleting Velero's CRDs deletes every Backup, Restore and Schedule object with them.
+            const crd = await ownChartObjects(
+                args("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", { kind: "CustomResourceDefinition" }),
+            );
+            assert.strictEqual(crd?.opts.retainOnDelete, true);
+            const deployment = await ownChartObjects(args("kubernetes:apps/v1:Deployment", { kind: "Deployment" }));
+            assert.strictEqual(deployment?.opts.retainOnDelete, undefined);
+        });
+
         it("leaves components and other providers' resources alone", async () => {
             assert.strictEqual(await ownChartObjects(args("kubernetes:helm.sh/v4:Chart", {}, false)), undefined);
             assert.strictEqual(await ownChartObjects(args("random:index/randomPassword:RandomPassword", { length: 8 })), undefined);

@@ -5,10 +5,11 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { parse } from "yaml";
 import { main } from "../../program";
 import { record, type Recorded } from "../../scripts/recorder";
 import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
-import { kube, localOverrides, ROOT, Workspace } from "../harness";
+import { CHART_PATHS, kube, localOverrides, ROOT, Workspace } from "../harness";
 import { shared } from "./hooks";
 import { readStackConfig, stackFile } from "../../scripts/stackfile";
 
@@ -40,14 +41,28 @@ function changed(a: Recorded[], b: Recorded[]): string[] {
         .sort();
 }
 
-/** Every value we sent arrived (Helm merges the chart's own defaults around them). */
-function assertWithin(received: unknown, sent: unknown, where: string): void {
-    if (sent !== null && typeof sent === "object" && !Array.isArray(sent)) {
-        assert.ok(received !== null && typeof received === "object", `${where}: not an object in the chart's values`);
-        for (const [k, v] of Object.entries(sent)) assertWithin((received as Obj)[k], v, `${where}.${k}`);
-    } else {
-        assert.deepStrictEqual(received, sent, where);
-    }
+/** An object a chart rendered, as the state records it. */
+interface ChartObject {
+    group: string;
+    version: string;
+    kind: string;
+    namespace?: string;
+    name: string;
+}
+
+/** Every Kubernetes object the state lists as a child of a Helm chart (`pulumi stack export`). */
+function chartChildren(exported: string): ChartObject[] {
+    const resources = (
+        JSON.parse(exported) as { deployment: { resources: { urn: string; type: string; parent?: string; outputs?: Obj }[] } }
+    ).deployment.resources;
+    const charts = new Set(resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart").map((r) => r.urn));
+    return resources
+        .filter((r) => r.parent !== undefined && charts.has(r.parent))
+        .map((r) => {
+            const out = r.outputs as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+            const [group, version] = out.apiVersion.includes("/") ? out.apiVersion.split("/") : ["", out.apiVersion];
+            return { group, version, kind: out.kind, namespace: out.metadata.namespace, name: out.metadata.name };
+        });
 }
 
 /** The engine's JSON event stream (`up --json`), one event per line. */
@@ -161,9 +176,13 @@ describe("pulumi up --stack baremetal against a local API server", function () {
     });
 
     it("applies every object it owns as one field manager per stack, chart objects and key Secrets included", async () => {
-        // Rook's operator (the stand-in the root hook runs) writes statuses, its finalizer and label: manager "rook".
+        // Status written by the API server itself (a CRD's accepted names) is a subresource, and Rook's operator (the
+        // stand-in the root hook runs) writes statuses, its finalizer and label as manager "rook": only the stack's own
+        // fields count.
         const managers = (o: KubeObject) =>
-            ((o.metadata as Obj).managedFields as { manager: string }[]).map((m) => m.manager).filter((m) => m !== "rook");
+            ((o.metadata as Obj).managedFields as { manager: string; subresource?: string }[])
+                .filter((m) => m.subresource === undefined && m.manager !== "rook")
+                .map((m) => m.manager);
         const owned: [string, string, string, string | undefined, string][] = [
             ["ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", "backup-velero"],
             ["objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "cnpg-backups"],
@@ -173,13 +192,21 @@ describe("pulumi up --stack baremetal against a local API server", function () {
             ["batch", "v1", "cronjobs", "rciis-prod", "rciis-mssql-backup"],
             ["monitoring.coreos.com", "v1", "prometheusrules", "monitoring", "backup-alerts"],
             ["", "v1", "namespaces", undefined, "velero"],
-            // Rendered by the charts: reached through the chart's transform.
-            ["", "v1", "configmaps", "velero", "velero-received-values"],
-            ["apps", "v1", "deployments", "kube-system", "descheduler"],
         ];
         for (const [group, version, plural, ns, name] of owned) {
             const obj = await get(k, group, version, plural, ns, name);
             assert.deepStrictEqual(managers(obj), ["backup-platform-baremetal"], `${plural} ${ns ?? ""}/${name}`);
+        }
+        // Everything the real charts rendered (CRDs, RBAC, Deployments, BackupStorageLocation, Schedules, ServiceMonitor,
+        // ...), reached through the charts' transform: every object the state lists under a Chart, read back from the cluster.
+        const chartObjects = chartChildren(ws.exportState());
+        const kinds = new Set(chartObjects.map((o) => o.kind));
+        for (const kind of ["CustomResourceDefinition", "BackupStorageLocation", "Schedule", "Deployment", "ServiceMonitor", "ClusterRole"])
+            assert.ok(kinds.has(kind), `the charts rendered a ${kind}: ${[...kinds].join()}`);
+        assert.ok(chartObjects.length >= 25, `${chartObjects.length} chart objects`);
+        for (const o of chartObjects) {
+            const obj = await get(k, o.group, o.version, `${o.kind.toLowerCase()}s`, o.namespace, o.name);
+            assert.deepStrictEqual(managers(obj), ["backup-platform-baremetal"], `${o.kind} ${o.namespace ?? ""}/${o.name}`);
         }
         // Key material too: after a killed up regenerates keys, the next run replaces them instead of conflicting.
         for (const c of KEYED_USERS) {
@@ -215,17 +242,151 @@ describe("pulumi up --stack baremetal against a local API server", function () {
         }
     });
 
-    it("passes the rendered values to both charts", async () => {
-        const expected = await rendered(localOverrides());
-        for (const [ns, release] of [
-            ["velero", "velero"],
-            ["kube-system", "descheduler"],
-        ]) {
-            const cm = await get(k, "", "v1", "configmaps", ns, `${release}-received-values`);
-            const received = JSON.parse((cm.data as Record<string, string>)["values.json"]) as Obj;
-            const sent = expected.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.name === release)?.inputs.values as Obj;
-            assertWithin(received, sent, release);
+    it("the real charts created the objects the program's values describe", async () => {
+        const renders = await rendered(localOverrides());
+        const values = (release: string) => {
+            const chart = renders.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.name === release);
+            assert.ok(chart, `no ${release} chart rendered`);
+            assert.strictEqual(chart.inputs.chart, CHART_PATHS[release as keyof typeof CHART_PATHS], "the real chart, in place");
+            return chart.inputs.values as Obj;
+        };
+        const v = values("velero") as {
+            configuration: { backupStorageLocation: Obj[] };
+            credentials: { existingSecret: string };
+            schedules: Record<string, { schedule: string; template: Obj }>;
+            initContainers: Obj[];
+            podSecurityContext: Obj;
+            containerSecurityContext: Obj;
+            resources: Obj;
+            metrics: { serviceMonitor: { additionalLabels: Record<string, string> } };
+        };
+        // The BackupStorageLocation: bucket, prefix, CA and every config key as sent (the chart quotes each value).
+        const sentBsl = v.configuration.backupStorageLocation[0];
+        const bsl = (await get(k, "velero.io", "v1", "backupstoragelocations", "velero", "default")).spec as {
+            provider: string;
+            default: boolean;
+            objectStorage: Obj;
+            config: Record<string, string>;
+        };
+        assert.deepStrictEqual([bsl.provider, bsl.default], ["aws", true]);
+        assert.deepStrictEqual(bsl.objectStorage, {
+            bucket: sentBsl.bucket,
+            ...(sentBsl.prefix !== undefined ? { prefix: sentBsl.prefix } : {}),
+            ...(sentBsl.caCert !== undefined ? { caCert: sentBsl.caCert } : {}),
+        });
+        assert.deepStrictEqual(bsl.config, sentBsl.config);
+        // What the stack file says, end to end (the values could be wrong together with the objects).
+        const baremetal = JSON.parse(readStackConfig(stackFile("baremetal")).config["backup:baremetal"]) as Obj;
+        assert.strictEqual(bsl.objectStorage.bucket, (baremetal.buckets as Obj).velero);
+        assert.deepStrictEqual(bsl.config, {
+            region: baremetal.region,
+            s3ForcePathStyle: "true",
+            s3Url: baremetal.endpoint,
+            checksumAlgorithm: "",
+        });
+        // The server Deployment: the credentials Secret the program created, mounted where the AWS SDK reads it.
+        const deployment = await get(k, "apps", "v1", "deployments", "velero", "velero");
+        const pod = (deployment.spec as { template: { spec: Obj } }).template.spec as {
+            containers: {
+                name: string;
+                env: { name: string; value?: string }[];
+                securityContext: Obj;
+                resources: Obj;
+                volumeMounts: Obj[];
+            }[];
+            initContainers: Obj[];
+            volumes: { name: string; secret?: { secretName: string } }[];
+            securityContext: Obj;
+            serviceAccountName: string;
+        };
+        assert.strictEqual(v.credentials.existingSecret, "velero-s3-credentials");
+        assert.deepStrictEqual(
+            pod.volumes.find((vol) => vol.name === "cloud-credentials")?.secret?.secretName,
+            v.credentials.existingSecret,
+        );
+        await get(k, "", "v1", "secrets", "velero", v.credentials.existingSecret);
+        const server = pod.containers.find((c) => c.name === "velero");
+        assert.ok(server);
+        assert.deepStrictEqual(
+            server.volumeMounts.find((m) => m.name === "cloud-credentials"),
+            { name: "cloud-credentials", mountPath: "/credentials" },
+        );
+        assert.strictEqual(server.env.find((e) => e.name === "AWS_SHARED_CREDENTIALS_FILE")?.value, "/credentials/cloud");
+        assert.strictEqual(pod.serviceAccountName, "velero-server");
+        // The init container with its image, security context and resources; the server's security contexts.
+        assert.strictEqual(pod.initContainers.length, 1);
+        const init = pod.initContainers[0] as { name: string; image: string; securityContext: Obj; resources: Obj };
+        const sentInit = v.initContainers[0] as typeof init;
+        assert.deepStrictEqual([init.name, init.image], [sentInit.name, sentInit.image]);
+        assert.strictEqual(init.image, "velero/velero-plugin-for-aws:v1.13.0");
+        assert.deepStrictEqual(init.securityContext, sentInit.securityContext);
+        assert.deepStrictEqual(init.resources, sentInit.resources);
+        assert.deepStrictEqual(pod.securityContext, v.podSecurityContext);
+        assert.strictEqual(pod.securityContext.runAsNonRoot, true);
+        assert.deepStrictEqual(server.securityContext, v.containerSecurityContext);
+        assert.deepStrictEqual(server.resources, v.resources);
+        // The Schedules, one per configured schedule, with their cron, TTL and scope.
+        const schedules = await k.list(apiPath("velero.io", "v1", "schedules", "velero"));
+        assert.deepStrictEqual(
+            schedules.map((o) => o.metadata?.name).sort(),
+            Object.keys(v.schedules)
+                .map((n) => `velero-${n}`)
+                .sort(),
+        );
+        assert.deepStrictEqual(Object.keys(v.schedules).sort(), ["daily-namespaces", "weekly-full"]);
+        for (const [name, sent] of Object.entries(v.schedules)) {
+            const spec = (await get(k, "velero.io", "v1", "schedules", "velero", `velero-${name}`)).spec as {
+                schedule: string;
+                template: Obj;
+            };
+            assert.strictEqual(spec.schedule, sent.schedule, name);
+            assert.deepStrictEqual(spec.template, sent.template, name);
         }
+        const daily = (await get(k, "velero.io", "v1", "schedules", "velero", "velero-daily-namespaces")).spec as {
+            schedule: string;
+            template: Obj;
+        };
+        assert.deepStrictEqual(
+            [daily.schedule, daily.template.ttl, daily.template.includedNamespaces],
+            ["0 2 * * *", "720h", JSON.parse(readStackConfig(stackFile("baremetal")).config["backup:namespaces"])],
+        );
+        const monitor = await get(k, "monitoring.coreos.com", "v1", "servicemonitors", "velero", "velero");
+        assert.strictEqual(
+            (monitor.metadata as { labels: Record<string, string> }).labels.release,
+            v.metrics.serviceMonitor.additionalLabels.release,
+        );
+
+        // The descheduler: its policy ConfigMap holds the protected-pod rules; replicas and leader election.
+        const d = values("descheduler") as { replicas: number; deschedulerPolicy: Obj; deschedulingInterval: string };
+        const policyMap = await get(k, "", "v1", "configmaps", "kube-system", "descheduler");
+        const policy = parse((policyMap.data as Record<string, string>)["policy.yaml"]) as {
+            apiVersion: string;
+            kind: string;
+            profiles: { pluginConfig: { name: string; args: { labelSelector?: Obj } }[] }[];
+        };
+        assert.deepStrictEqual(
+            { ...policy, apiVersion: undefined, kind: undefined },
+            { ...d.deschedulerPolicy, apiVersion: undefined, kind: undefined },
+        );
+        assert.strictEqual(policy.kind, "DeschedulerPolicy");
+        const evictor = policy.profiles[0].pluginConfig.find((p) => p.name === "DefaultEvictor");
+        assert.deepStrictEqual(evictor?.args.labelSelector, {
+            matchExpressions: [
+                { key: "cnpg.io/cluster", operator: "DoesNotExist" },
+                { key: "app.kubernetes.io/name", operator: "NotIn", values: ["mssql"] },
+            ],
+        });
+        const desched = await get(k, "apps", "v1", "deployments", "kube-system", "descheduler");
+        const dspec = desched.spec as {
+            replicas: number;
+            template: { spec: { containers: { args: string[] }[]; volumes: { configMap?: { name: string } }[] } };
+        };
+        assert.strictEqual(dspec.replicas, d.replicas);
+        assert.strictEqual(dspec.replicas, 3, "HA: three replicas");
+        const args = dspec.template.spec.containers[0].args;
+        assert.ok(args.includes("--leader-elect=true"), args.join(" "));
+        assert.ok(args.includes(`--descheduling-interval=${d.deschedulingInterval}`), args.join(" "));
+        assert.ok(dspec.template.spec.volumes.some((vol) => vol.configMap?.name === "descheduler"));
     });
 
     it("a second up changes nothing", () => {
@@ -283,21 +444,22 @@ describe("pulumi up --stack baremetal against a local API server", function () {
             }),
         );
         ws.pulumi(["preview", "--stack", "baremetal", "--policy-pack", pack, "--policy-pack-config", packConfig]);
-        // A local chart whose workload runs an unpinned image: valid config, mandatory violation.
+        // A valid config that violates a mandatory policy: a 12-hour TTL (config accepts any whole number of hours; the
+        // pack requires at least 24). The real chart turns it into a Schedule object, and the pack blocks that object.
+        const velero = JSON.parse(readStackConfig(stackFile("baremetal")).config["backup:velero"] ?? "{}") as Obj;
         ws.setConfig({
             ...localOverrides(),
-            "backup:charts": {
-                ...(localOverrides()["backup:charts"] as Obj),
-                velero: { path: path.join(ROOT, "e2e", "charts", "velero-unpinned") },
-            },
+            "backup:velero": { ...velero, schedules: { "daily-namespaces": { schedule: "0 2 * * *", ttl: "12h" } } },
         });
         try {
             const res = ws.pulumi(["preview", "--stack", "baremetal", "--policy-pack", pack, "--policy-pack-config", packConfig], {
                 allowFailure: true,
             });
+            const out = `${res.stdout}\n${res.stderr}`;
             assert.notStrictEqual(res.status, 0, "preview must fail");
-            assert.match(`${res.stdout}\n${res.stderr}`, /workloads-container-image-pinned/);
-            assert.match(`${res.stdout}\n${res.stderr}`, /velero\/velero:latest/);
+            assert.match(out, /velero-schedule-ttl-required/);
+            assert.match(out, /mandatory/);
+            assert.match(out, /Schedule velero-daily-namespaces: template\.ttl "12h" keeps backups under 24 hours/);
         } finally {
             ws.setConfig(localOverrides());
         }
@@ -313,6 +475,11 @@ describe("pulumi up --stack baremetal against a local API server", function () {
         for (const bucket of ["velero-backups", "cnpg-backups", "mssql-backups"]) {
             await get(k, "objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", bucket);
         }
+        // Velero's CRDs stay, as Helm leaves them: deleting them would delete every Backup and Restore object.
+        for (const crd of ["backups.velero.io", "restores.velero.io", "schedules.velero.io", "backupstoragelocations.velero.io"]) {
+            await get(k, "apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, crd);
+        }
+        assert.strictEqual(await k.get(apiPath("apps", "v1", "deployments", "velero", "velero")), undefined, "the chart's Deployment goes");
         // What is not data goes: the ScheduledBackups, and the backup fields of the teams' Clusters.
         assert.strictEqual(
             await k.get(apiPath("postgresql.cnpg.io", "v1", "scheduledbackups", "rciis-prod", "esb-postgres-base-backup")),

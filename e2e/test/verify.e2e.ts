@@ -9,7 +9,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
 import { readStackConfig, stackFile } from "../../scripts/stackfile";
-import { kube, ROOT, settledNamespace } from "../harness";
+import { installVeleroCrds, kube, ROOT, settledNamespace } from "../harness";
 import { shared } from "./hooks";
 
 const MANAGER = "e2e-operator";
@@ -57,6 +57,8 @@ describe("npm run verify against a local API server", function () {
 
     before(async () => {
         k = kube(shared.kubeconfig);
+        // Velero as its chart installs it (no stack here): its CRDs, then the objects and status its server would write.
+        await installVeleroCrds(k, MANAGER);
         // The stack file with a namespace-scoped schedule only, so PVC coverage is not trivially "every namespace".
         const { config } = readStackConfig(stackFile("baremetal"));
         const doc: Record<string, unknown> = {};
