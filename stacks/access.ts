@@ -67,8 +67,11 @@ export function bucketGrants(cfg: Config, plan: BucketPlan, replicator: boolean)
         switch (u.consumer) {
             case "velero": {
                 // At the root of a shared bucket Velero acts on its own folders only, never on the other writers' prefixes.
+                // It lists the whole bucket: before each backup it asks for velero-backup.json with HeadObject, and RGW
+                // answers a missing key with 403 instead of 404 unless the caller may list there, which a prefix
+                // condition refuses (the request carries no s3:prefix): every backup failed (e2e/test/velero.e2e.ts).
                 const objects = u.prefix === "" && plan.users.length > 1 ? VELERO_RESERVED : [u.prefix];
-                grants.push({ user: consumerUser("velero"), list: [u.prefix], objects, actions: VELERO_OBJECT_ACTIONS });
+                grants.push({ user: consumerUser("velero"), list: [""], objects, actions: VELERO_OBJECT_ACTIONS });
                 break;
             }
             case "mssql":

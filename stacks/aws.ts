@@ -120,7 +120,9 @@ export class AwsStorage extends pulumi.ComponentResource {
             kmsStatements("velero", [veleroObjects]).apply((kms) => [
                 ...(cfg.velero.nativeSnapshots ? veleroSnapshotStatements(region, partition) : []),
                 { Sid: "VeleroObjects", Effect: "Allow" as const, Action: VELERO_OBJECT_ACTIONS, Resource: veleroObjects },
-                listBucket(bucketArn("velero"), veleroPrefix),
+                // The whole (Velero-only) bucket: S3 answers HeadObject of a missing key with 403 unless the caller may
+                // list there, and Velero asks for velero-backup.json before every backup (e2e/test/velero.e2e.ts on RGW).
+                listBucket(bucketArn("velero"), ""),
                 ...kms,
             ]),
             child,
