@@ -614,7 +614,12 @@ describe("Velero backs up and restores for real (real chart, real velero server,
                 assert.fail(`${String(status.phase)}, not Completed:\n${veleroCli(["backup", "describe", name, "--details"], true)}`);
             const spec = backup.spec as Obj;
             const template = (((await veleroObj("schedules", schedule)) as Obj).spec as Obj).template as Obj;
-            assert.deepStrictEqual(spec.includedNamespaces, template.includedNamespaces, `${name}: the schedule's namespaces`);
+            // No namespaces in the template means all of them; Velero writes that as "*".
+            assert.deepStrictEqual(
+                spec.includedNamespaces ?? ["*"],
+                template.includedNamespaces ?? ["*"],
+                `${name}: the schedule's namespaces`,
+            );
             assert.strictEqual(spec.includeClusterResources, template.includeClusterResources, `${name}: the schedule's cluster scope`);
             assert.strictEqual(((backup.metadata as Obj).labels as Obj)["velero.io/schedule-name"], schedule);
             const keys = listBucket(endpoint, bucket, `${ROOT_DIR}backups/${name}/`, credentials);
