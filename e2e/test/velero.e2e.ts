@@ -185,10 +185,7 @@ describe("Velero backs up and restores for real (real chart, real velero server,
     let ws: Workspace;
     let k: Kube;
     let tmp: string;
-    const s3State = process.env.BACKUP_PLATFORM_S3_STATE ?? path.join(os.tmpdir(), `velero-e2e-s3-${process.pid}`);
-    let s3Env: NodeJS.ProcessEnv = {};
     let endpoint = "";
-    let rook: ChildProcess | undefined;
     let velero: ChildProcess | undefined;
     let veleroEnv: NodeJS.ProcessEnv = {};
     let credentials: { id: string; secret: string };
@@ -242,7 +239,7 @@ describe("Velero backs up and restores for real (real chart, real velero server,
                 : undefined;
         });
 
-    before(async function () {
+    before(function () {
         this.timeout(20 * 60_000);
         // Optional toolchain components (not in DEFAULT_COMPONENTS): built on first use (~17 min cold), then cached.
         sh(
@@ -256,50 +253,11 @@ describe("Velero backs up and restores for real (real chart, real velero server,
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "velero-e2e-"));
         k = kube(shared.kubeconfig);
 
-        // The object store: a private one-node Ceph with RGW.
-        let t0 = Date.now();
-        const storeOut = sh(
-            "bash",
-            [path.join(ROOT, "e2e", "objectstore.sh"), "start"],
-            { ...shared.env, BACKUP_PLATFORM_S3_STATE: s3State },
-            "objectstore.sh start",
-        );
-        for (const m of storeOut.matchAll(/^export (BACKUP_PLATFORM_[A-Z0-9_]+)=(.*)$/gm)) s3Env[m[1]] = m[2].replace(/^["']|["']$/g, "");
-        s3Env = { ...s3Env, BACKUP_PLATFORM_S3_STATE: s3State };
-        endpoint = s3Env.BACKUP_PLATFORM_S3_ENDPOINT ?? "";
+        // The suite's object store and Rook stand-in (e2e/test/hooks.ts) serve the program's users and claims.
+        endpoint = shared.store.endpoint;
         assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
-        log(`object store ${endpoint} (state ${s3State}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-
-        // What a Rook cluster has before the program runs: the CephObjectStore it names, and the operator setting
-        // that lets claims carry bucketOwner/bucketPolicy/bucketLifecycle (README, bare-metal prerequisites).
         const bm = JSON.parse(readStackConfig(stackFile("baremetal")).config["backup:baremetal"]) as Obj;
-        const rookNs = (bm.objectStoreNamespace as string | undefined) ?? "rook-ceph";
-        await k.apply(
-            apiPath("", "v1", "configmaps", rookNs, "rook-ceph-operator-config"),
-            {
-                apiVersion: "v1",
-                kind: "ConfigMap",
-                metadata: { name: "rook-ceph-operator-config", namespace: rookNs },
-                data: { ROOK_OBC_ALLOW_ADDITIONAL_CONFIG_FIELDS: "maxObjects,maxSize,bucketOwner,bucketPolicy,bucketLifecycle" },
-            },
-            "e2e-rook-setup",
-        );
-        await k.apply(
-            apiPath("ceph.rook.io", "v1", "cephobjectstores", rookNs, bm.objectStore as string),
-            {
-                apiVersion: "ceph.rook.io/v1",
-                kind: "CephObjectStore",
-                metadata: { name: bm.objectStore as string, namespace: rookNs },
-                spec: { gateway: { port: 80, instances: 1 } },
-            },
-            "e2e-rook-setup",
-        );
-        const rookLog = fs.openSync(path.join(tmp, "rook-watch.log"), "a");
-        rook = spawn("bash", [path.join(ROOT, "e2e", "rook", "rook.sh"), "watch", "--operator-namespace", rookNs], {
-            env: { ...shared.env, ...s3Env, KUBECONFIG: shared.kubeconfig },
-            stdio: ["ignore", rookLog, rookLog],
-        });
-        log(`Rook stand-in watching (pid ${String(rook.pid)}, log ${path.join(tmp, "rook-watch.log")})`);
+        let t0 = Date.now();
 
         // pulumi up --stack baremetal with the upstream charts, pointed at the local RGW.
         ws = new Workspace("baremetal", shared.env, shared.kubeconfig);
@@ -319,10 +277,7 @@ describe("Velero backs up and restores for real (real chart, real velero server,
 
     after(async function () {
         this.timeout(5 * 60_000);
-        for (const [name, child] of [
-            ["velero server", velero],
-            ["Rook stand-in", rook],
-        ] as const) {
+        for (const [name, child] of [["velero server", velero]] as const) {
             if (child?.pid && child.exitCode === null) {
                 log(`stopping ${name} (pid ${child.pid})`);
                 const exited = new Promise((r) => child.once("exit", r));
@@ -344,10 +299,6 @@ describe("Velero backs up and restores for real (real chart, real velero server,
         if (ran.length) log(`what ran:\n${ran.map((r) => `        ${r}`).join("\n")}`);
         k?.close();
         if (process.env.E2E_KEEP !== "1") {
-            spawnSync("bash", [path.join(ROOT, "e2e", "objectstore.sh"), "stop", "--purge"], {
-                env: { ...shared.env, ...s3Env },
-                stdio: "inherit",
-            });
             ws?.remove();
             if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
         }
