@@ -84,12 +84,15 @@ export function bucketGrants(cfg: Config, plan: BucketPlan, replicator: boolean)
                 });
                 break;
             case "cnpg":
+                // barman-cloud lists and heads the bucket in ways a prefix-conditioned ListBucket refuses on RGW
+                // (HeadBucket, and its WAL archive check's ListObjectsV2: both failed in e2e/pitr against RGW 16.2),
+                // so CNPG identities list the whole cnpg bucket (key names only); objects stay per prefix.
                 for (const ns of cnpgNamespaces(cfg)) {
                     const writes = ns.writes.map(postgresPrefix);
-                    grants.push({ user: cnpgWriterUser(ns.namespace), list: writes, objects: writes, actions: CNPG_OBJECT_ACTIONS });
+                    grants.push({ user: cnpgWriterUser(ns.namespace), list: [""], objects: writes, actions: CNPG_OBJECT_ACTIONS });
                     if (ns.reads.length === 0) continue;
                     const reads = ns.reads.map(postgresPrefix);
-                    grants.push({ user: cnpgReaderUser(ns.namespace), list: reads, objects: reads, actions: READER_OBJECT_ACTIONS });
+                    grants.push({ user: cnpgReaderUser(ns.namespace), list: [""], objects: reads, actions: READER_OBJECT_ACTIONS });
                 }
                 break;
         }

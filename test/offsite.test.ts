@@ -166,9 +166,9 @@ describe("off-site copy, bare metal", () => {
         );
         assert.deepStrictEqual(
             stmts.map((s) => s.Sid),
-            // Prefix-limited users also get HeadBucket (`-exists`); the replicator lists the whole bucket.
+            // Prefix-limited users (SQL Server) also get HeadBucket (`-exists`); CNPG and the replicator list the whole bucket.
             ["backup-cnpg-keycloak", "backup-cnpg-monitoring", "backup-cnpg-rciis-prod", "backup-mssql", "backup-replicator"].flatMap(
-                (u) => [`${u}-location`, `${u}-list`, ...(u === "backup-replicator" ? [] : [`${u}-exists`]), `${u}-objects`],
+                (u) => [`${u}-location`, `${u}-list`, ...(u === "backup-mssql" ? [`${u}-exists`] : []), `${u}-objects`],
             ),
         );
         const replicator = stmts.filter((s) => s.Sid?.startsWith("backup-replicator"));
