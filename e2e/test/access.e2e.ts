@@ -33,8 +33,11 @@ interface Probed {
 
 const NS = OBJECT_STORE.namespace;
 const OWNER = "backup-owner";
-/** A prefix no row of the table names: nobody but a whole-bucket user may touch it. */
-const NOBODY = "zz-nobody-granted";
+/**
+ * A prefix no grant names (the same one test/rgw-policy.ts evaluates, so the README table has its rows): only
+ * whole-bucket users may act there; the CNPG users may list it, as they list the whole bucket.
+ */
+const NOBODY = "zz-elsewhere";
 const REGION = "us-east-1";
 
 /** The README's example (as test/baremetal.test.ts renders it): drills, one recovery and the off-site copy on. */
