@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { clone, owned, render, type Raw, type Rendered } from "./harness";
-import { accessTable, allows, bucketPolicies, readmeAccessTable, type AccessRow } from "./rgw-policy";
+import { accessTable, allows, bucketPolicies, README_ACCESS_EXAMPLE, readmeAccessTable, type AccessRow } from "./rgw-policy";
 
 const T = {
     user: "kubernetes:ceph.rook.io/v1:CephObjectStoreUser",
@@ -165,20 +165,9 @@ describe("baremetal stack", () => {
     it("renders exactly the README's access table: user x bucket x prefix x list/get/put/delete/multipart", async () => {
         // The README's example: the stack file with restore drills, a recovery and the off-site copy on.
         const full = await render("baremetal", (raw) => {
-            raw.drills = { enabled: true };
-            raw.cnpg = {
-                ...(raw.cnpg as Raw),
-                recoveries: [{ from: "esb-postgres", name: "esb-postgres-recovered", imageCatalog: { name: "postgresql-17", major: 17 } }],
-            };
-            raw.offsite = {
-                enabled: true,
-                destination: {
-                    endpoint: "https://minio.dr.example.org",
-                    region: "dr-1",
-                    bucket: "rciis-dr",
-                    credentialsSecret: { name: "dr-s3" },
-                },
-            };
+            raw.drills = README_ACCESS_EXAMPLE.drills;
+            raw.cnpg = { ...(raw.cnpg as Raw), recoveries: README_ACCESS_EXAMPLE.recoveries };
+            raw.offsite = README_ACCESS_EXAMPLE.offsite;
         });
         assert.deepStrictEqual(accessTable(full), readmeAccessTable());
         // Every user the table names may find its bucket's region, and no one else.

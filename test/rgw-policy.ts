@@ -9,7 +9,20 @@ import { statements, type Rendered, type Statement } from "./harness";
 const OBC = "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim";
 const PROBE = "probe-object";
 /** A prefix no grant names: whatever a user may do there, it may do anywhere. */
-const ELSEWHERE = "zz-elsewhere";
+export const ELSEWHERE = "zz-elsewhere";
+
+/**
+ * The README access table's example, added to `Pulumi.baremetal.yaml`: restore drills, one recovery and the off-site
+ * copy on. One definition for the unit test that evaluates the rendered policies and the e2e test that asks RGW.
+ */
+export const README_ACCESS_EXAMPLE = {
+    drills: { enabled: true },
+    recoveries: [{ from: "esb-postgres", name: "esb-postgres-recovered", imageCatalog: { name: "postgresql-17", major: 17 } }],
+    offsite: {
+        enabled: true,
+        destination: { endpoint: "https://minio.dr.example.org", region: "dr-1", bucket: "rciis-dr", credentialsSecret: { name: "dr-s3" } },
+    },
+};
 export const COLUMNS = ["list", "get", "put", "delete", "multipart"] as const;
 export type Column = (typeof COLUMNS)[number];
 

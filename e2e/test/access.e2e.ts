@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
 import { readStackConfig, stackFile } from "../../scripts/stackfile";
-import { COLUMNS, readmeAccessTable, type AccessRow, type Column } from "../../test/rgw-policy";
+import { COLUMNS, ELSEWHERE, README_ACCESS_EXAMPLE, readmeAccessTable, type AccessRow, type Column } from "../../test/rgw-policy";
 import { kube, localOverrides, OBJECT_STORE, objectStoreOverrides, ROOT, Workspace } from "../harness";
 import { shared } from "./hooks";
 
@@ -33,31 +33,17 @@ interface Probed {
 
 const NS = OBJECT_STORE.namespace;
 const OWNER = "backup-owner";
-/**
- * A prefix no grant names (the same one test/rgw-policy.ts evaluates, so the README table has its rows): only
- * whole-bucket users may act there; the CNPG users may list it, as they list the whole bucket.
- */
-const NOBODY = "zz-elsewhere";
+/** The prefix no grant names, the one the policy evaluator uses, so the README table has its rows. */
+const NOBODY = ELSEWHERE;
 const REGION = "us-east-1";
 
-/** The README's example (as test/baremetal.test.ts renders it): drills, one recovery and the off-site copy on. */
+/** The README access table's example as stack config (the stack file's cnpg settings kept). */
 function readmeExample(): Record<string, unknown> {
     const cnpg = JSON.parse(readStackConfig(stackFile("baremetal")).config["backup:cnpg"]) as Obj;
     return {
-        "backup:drills": { enabled: true },
-        "backup:cnpg": {
-            ...cnpg,
-            recoveries: [{ from: "esb-postgres", name: "esb-postgres-recovered", imageCatalog: { name: "postgresql-17", major: 17 } }],
-        },
-        "backup:offsite": {
-            enabled: true,
-            destination: {
-                endpoint: "https://minio.dr.example.org",
-                region: "dr-1",
-                bucket: "rciis-dr",
-                credentialsSecret: { name: "dr-s3" },
-            },
-        },
+        "backup:drills": README_ACCESS_EXAMPLE.drills,
+        "backup:cnpg": { ...cnpg, recoveries: README_ACCESS_EXAMPLE.recoveries },
+        "backup:offsite": README_ACCESS_EXAMPLE.offsite,
     };
 }
 
