@@ -9,44 +9,20 @@
 //
 // With --target-time the stack also declares a `cnpg.recoveries` entry to that time, and the output
 // carries the drill Cluster the drill runner would create from the rendered template.
-import * as fs from "fs";
-import { main } from "../../program";
 import { drillCluster, type DrillTemplate } from "../../scripts/drill-core";
-import { record } from "../../scripts/recorder";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
+import { flagArgs, renderBaremetal, runCli } from "../render-local";
 
 /** Suffix of the declared recovery's cluster name. */
 export const RECOVERY_SUFFIX = "-pitr";
 /** Image the drill copies from the live source (a stand-in source Cluster; the driver runs PostgreSQL 15). */
 const SOURCE_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15.10";
 
-function args(argv: string[]): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (let i = 0; i < argv.length; i += 2) {
-        const key = argv[i];
-        const value = argv[i + 1];
-        if (key === undefined || !key.startsWith("--") || value === undefined) throw new Error(`bad arguments near ${key ?? "(end)"}`);
-        out[key.slice(2)] = value;
-    }
-    for (const required of ["method", "endpoint", "database", "namespace"]) {
-        if (out[required] === undefined) throw new Error(`--${required} is required`);
-    }
-    return out;
-}
-
 async function run(argv: string[]): Promise<void> {
-    const a = args(argv);
-    const { config, secretKeys } = readStackConfig(stackFile("baremetal"));
-    const baremetal = JSON.parse(config["backup:baremetal"] ?? "{}") as Record<string, unknown>;
+    const a = flagArgs(argv, ["method", "endpoint", "database", "namespace"]);
     const target = a["target-time"];
-    const overrides: Record<string, string> = {
-        "backup:postgres": JSON.stringify([{ name: a.database, namespace: a.namespace }]),
-        "backup:baremetal": JSON.stringify({
-            ...baremetal,
-            endpoint: a.endpoint,
-            ...(a["ca-file"] !== undefined ? { caBundle: fs.readFileSync(a["ca-file"], "utf8") } : {}),
-        }),
-        "backup:cnpg": JSON.stringify({
+    const resources = await renderBaremetal(a.endpoint, a["ca-file"], {
+        "backup:postgres": [{ name: a.database, namespace: a.namespace }],
+        "backup:cnpg": {
             method: a.method,
             ...(target !== undefined
                 ? {
@@ -55,10 +31,9 @@ async function run(argv: string[]): Promise<void> {
                       ],
                   }
                 : {}),
-        }),
-        "backup:drills": JSON.stringify({ enabled: true }),
-    };
-    const { resources } = await record(main, { stack: "baremetal", config: { ...config, ...overrides }, secretKeys, reveal: true });
+        },
+        "backup:drills": { enabled: true },
+    });
     let drill: unknown;
     if (target !== undefined) {
         const cm = resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name.endsWith(`-${a.database}-template`));
@@ -74,7 +49,4 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify({ resources, drillCluster: drill }, null, 2)}\n`);
 }
 
-run(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-});
+runCli(run);
