@@ -1,6 +1,7 @@
 // `npm run bench:engine`: the real engine against the local control plane. preview, first up and
 // no-op up of the baremetal stack next to the same for an empty program (same SDK imports), and the
-// no-op up at 100 databases. Medians of interleaved runs (min-max beside them); prints Markdown.
+// no-op up at 100 databases, and the state size (`pulumi stack export`) of both. Medians of interleaved runs
+// (min-max beside them); prints Markdown.
 import * as fs from "fs";
 import * as path from "path";
 import { kube, localOverrides, startCluster, toolchainEnv, Workspace } from "../e2e/harness";
@@ -30,6 +31,8 @@ function reallyDestroy(ws: Workspace, overrides: Record<string, unknown>): void 
     ws.up();
     ws.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "baremetal"]);
 }
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
@@ -89,6 +92,8 @@ async function main(): Promise<void> {
         empty: { preview: [], first: [], noop: [] },
         program: { preview: [], first: [], noop: [] },
     };
+    const stateBytes: number[] = [];
+    let databases = 0;
     for (let i = 0; i < RUNS; i++) {
         for (const which of ["empty", "program"] as const) {
             const ws = which === "empty" ? emptyWorkspace(env, kubeconfig) : new Workspace("baremetal", env, kubeconfig);
@@ -97,6 +102,10 @@ async function main(): Promise<void> {
                 results[which].preview.push(timed(() => ws.pulumi(["preview", "--stack", "baremetal"])));
                 results[which].first.push(timed(() => ws.up()));
                 results[which].noop.push(timed(() => ws.up()));
+                if (which === "program") {
+                    stateBytes.push(Buffer.byteLength(ws.exportState()));
+                    databases = Object.keys((ws.outputs().postgres as Record<string, unknown> | undefined) ?? {}).length;
+                }
                 reallyDestroy(ws, localOverrides());
             } finally {
                 ws.remove();
@@ -122,8 +131,13 @@ async function main(): Promise<void> {
         ws.init(fleet);
         const first = timed(() => ws.up());
         const noop = Array.from({ length: RUNS }, () => timed(() => ws.up()));
-        const count = (JSON.parse(ws.exportState()) as { deployment: { resources: unknown[] } }).deployment.resources.length;
+        const state = ws.exportState();
+        const count = (JSON.parse(state) as { deployment: { resources: unknown[] } }).deployment.resources.length;
+        const bytes = Buffer.byteLength(state);
+        const demo = median(stateBytes);
         say(`\n100 databases (${count} resources in state): first up ${(first / 1000).toFixed(2)} s, no-op up ${stats(noop)} s`);
+        say(`\nState (\`pulumi stack export | wc -c\`): demo stack (${databases} databases) ${kb(demo)}, 100 databases ${kb(bytes)}`);
+        if (databases < 100) say(`growth per database: ${kb((bytes - demo) / (100 - databases))}`);
         reallyDestroy(ws, fleet);
     } finally {
         ws.remove();
