@@ -518,6 +518,35 @@ const alerts = z
     })
     .prefault({});
 
+const dashboard = z
+    .strictObject({
+        /** Ship the Grafana dashboard ConfigMap. Default true. */
+        enabled: z.boolean().default(true),
+        /** Namespace of the ConfigMap; the Grafana sidecar must watch it. Default: alerts.namespace. */
+        namespace: namespaceName.optional(),
+        /** Labels the Grafana sidecar selects dashboards by. Default { grafana_dashboard: "1" } (kube-prometheus-stack's). */
+        labels: z
+            .record(labelKey, labelValue)
+            .default({ grafana_dashboard: "1" })
+            .refine((l) => Object.keys(l).length > 0, "give at least one label: the Grafana sidecar selects dashboards by label"),
+        /** Grafana folder, set as the annotation `folderAnnotation` (the sidecar turns it into a directory). Default none. */
+        folder: z
+            .string()
+            .regex(
+                /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$/,
+                "a folder must be 1-63 letters, digits, spaces, '_', '.' and '-', starting with a letter or digit (the sidecar makes it a directory name)",
+            )
+            .optional(),
+        /** Annotation the sidecar reads the folder from (its folderAnnotation). Default grafana_folder. */
+        folderAnnotation: labelKey.default("grafana_folder"),
+        /** Dashboard uid: stable, unique in the Grafana (two clusters sharing one need two). Default backup-platform. */
+        uid: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,40}$/, "a dashboard uid must be 1-40 letters, digits, '_' and '-' (Grafana's limit)")
+            .default("backup-platform"),
+    })
+    .prefault({});
+
 const lifecycle = z
     .strictObject({
         /** Days beyond (retention + one backup interval) before current objects expire. Default 7. */
@@ -741,6 +770,7 @@ const common = {
     descheduler,
     cnpg,
     alerts,
+    dashboard,
     lifecycle,
     dataSafety,
     offsite,
@@ -920,6 +950,7 @@ function namespaceUses(cfg: Parsed): [string, string][] {
         ...cfg.mssql.map((db, i): [string, string] => [`mssql[${i}].namespace`, db.namespace]),
         ["alerts.namespace", cfg.alerts.namespace],
     ];
+    if (cfg.dashboard.namespace !== undefined) uses.push(["dashboard.namespace", cfg.dashboard.namespace]);
     if (cfg.platform === "baremetal") uses.push(["baremetal.objectStoreNamespace", cfg.baremetal.objectStoreNamespace]);
     for (const [name, sched] of Object.entries(cfg.velero.schedules)) {
         (sched.includedNamespaces ?? []).forEach((ns, i) => uses.push([`velero.schedules.${name}.includedNamespaces[${i}]`, ns]));

@@ -1,7 +1,8 @@
 // Wiring: config -> platform (stacks/) -> backup targets -> components -> outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { programConfig, type BaremetalConfig, type Config } from "./config";
-import { BackupAlerts, type ScheduledJob } from "./components/alerts";
+import { BackupAlerts, type AlertsArgs, type ScheduledJob } from "./components/alerts";
+import { BackupDashboard } from "./components/dashboard";
 import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
@@ -197,20 +198,32 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
               use,
           )
         : undefined;
-    const alerts = cfg.alerts.enabled
-        ? new BackupAlerts(
-              "backup-alerts",
+    // The alerts' inputs, read by the dashboard too (even with the PrometheusRule off): one set of thresholds.
+    const alertsArgs: AlertsArgs = {
+        namespace: cfg.alerts.namespace,
+        labels: cfg.alerts.labels,
+        runbookBaseUrl: cfg.alerts.runbookBaseUrl,
+        graceHours: cfg.alerts.graceHours,
+        veleroNamespace: cfg.velero.namespace,
+        veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
+        cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
+        mssqlJobs,
+        offsiteJobs,
+        drillJobs: drills?.cronJobs ?? [],
+    };
+    const alerts = cfg.alerts.enabled ? new BackupAlerts("backup-alerts", alertsArgs, use) : undefined;
+    const dashboard = cfg.dashboard.enabled
+        ? new BackupDashboard(
+              "backup-dashboard",
               {
-                  namespace: cfg.alerts.namespace,
-                  labels: cfg.alerts.labels,
-                  runbookBaseUrl: cfg.alerts.runbookBaseUrl,
-                  graceHours: cfg.alerts.graceHours,
-                  veleroNamespace: cfg.velero.namespace,
-                  veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
-                  cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
-                  mssqlJobs,
-                  offsiteJobs,
-                  drillJobs: drills?.cronJobs ?? [],
+                  alerts: alertsArgs,
+                  namespace: cfg.dashboard.namespace ?? cfg.alerts.namespace,
+                  labels: cfg.dashboard.labels,
+                  folder:
+                      cfg.dashboard.folder === undefined
+                          ? undefined
+                          : { annotation: cfg.dashboard.folderAnnotation, name: cfg.dashboard.folder },
+                  uid: cfg.dashboard.uid,
               },
               use,
           )
@@ -226,6 +239,7 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         mssql,
         ...(drills ? { drills: drills.drills } : {}),
         alerts: alerts?.alerts ?? [],
+        ...(dashboard ? { dashboard: dashboard.configMap } : {}),
     };
 }
 

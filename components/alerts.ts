@@ -68,10 +68,44 @@ export function maxAgeSeconds(cron: string, graceHours: number): number {
     return cronIntervalDays(cron) * 24 * HOUR + graceHours * HOUR;
 }
 
+/** Seconds without an archived WAL segment before CNPGBackupStale fires. */
+export const WAL_STALE_SECONDS = HOUR;
+
 const sel = (labels: Record<string, string>) =>
     `{${Object.entries(labels)
         .map(([k, v]) => `${k}="${v}"`)
         .join(",")}}`;
+
+// Selectors and metric names shared with the dashboard (components/dashboard.ts), so both watch the same series.
+
+/** The series of one Velero schedule. */
+export const veleroScheduleSelector = (schedule: string): string => sel({ schedule });
+
+/** kube-state-metrics' series of one CronJob. */
+export const cronJobSelector = (job: ScheduledJob): string => sel({ namespace: job.namespace, cronjob: job.cronJob });
+
+/** The instance pods of `clusters` (CNPG names them `<cluster>-<n>`). */
+export function cnpgSelector(clusters: readonly { name: string; namespace: string }[]): string {
+    const namespaces = [...new Set(clusters.map((c) => c.namespace))].sort().join("|");
+    const pods = clusters
+        .map((c) => c.name)
+        .sort()
+        .join("|");
+    return `{namespace=~"${namespaces}",pod=~"(${pods})-[0-9]+"}`;
+}
+
+/** The backup metrics of a CNPG backup method: the in-tree collector's stop moving under the plugin, which publishes its own. */
+export function cnpgBackupMetrics(method: "barmanObjectStore" | "plugin"): { lastBackup: string; firstRecoverabilityPoint: string } {
+    return method === "plugin"
+        ? {
+              lastBackup: "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
+              firstRecoverabilityPoint: "barman_cloud_cloudnative_pg_io_first_recoverability_point",
+          }
+        : {
+              lastBackup: "cnpg_collector_last_available_backup_timestamp",
+              firstRecoverabilityPoint: "cnpg_collector_first_recoverability_point",
+          };
+}
 
 /** The full rule list for `args` (pure, for tests). */
 export function alertRules(args: AlertsArgs): AlertRule[] {
@@ -110,7 +144,7 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
         rules.push(
             rule({
                 alert: "VeleroBackupNotRunning",
-                expr: `time() - velero_backup_last_successful_timestamp${sel({ schedule })} > ${limit}`,
+                expr: `time() - velero_backup_last_successful_timestamp${veleroScheduleSelector(schedule)} > ${limit}`,
                 for: "10m",
                 labels: { severity: "warning" },
                 summary: `Velero schedule ${schedule} overdue`,
@@ -119,18 +153,9 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
         );
     }
     if (args.cnpg && args.cnpg.clusters.length > 0) {
-        const namespaces = [...new Set(args.cnpg.clusters.map((c) => c.namespace))].sort().join("|");
-        const pods = args.cnpg.clusters
-            .map((c) => c.name)
-            .sort()
-            .join("|");
-        const scope = `{namespace=~"${namespaces}",pod=~"(${pods})-[0-9]+"}`;
+        const scope = cnpgSelector(args.cnpg.clusters);
         const byCluster = (expr: string) => `label_replace(${expr}, "cluster", "$1", "pod", "(.+)-[0-9]+")`;
-        // The in-tree collector's metrics stop moving under the plugin, which publishes its own.
-        const lastBackup =
-            args.cnpg.method === "plugin"
-                ? "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
-                : "cnpg_collector_last_available_backup_timestamp";
+        const { lastBackup } = cnpgBackupMetrics(args.cnpg.method);
         const limit = seconds(args.cnpg.schedule);
         rules.push(
             rule({
@@ -144,7 +169,7 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
             }),
             rule({
                 alert: "CNPGBackupStale",
-                expr: byCluster(`time() - cnpg_pg_stat_archiver_last_archived_time${scope} > ${HOUR}`),
+                expr: byCluster(`time() - cnpg_pg_stat_archiver_last_archived_time${scope} > ${WAL_STALE_SECONDS}`),
                 for: "10m",
                 labels: { severity: "warning" },
                 summary: "CNPG WAL archiving stale for {{ $labels.cluster }}",
@@ -162,7 +187,7 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
     }
     // Late success, or no success at all once the CronJob is older than one interval.
     const overdue = (job: ScheduledJob, limit: number) => {
-        const s = sel({ namespace: job.namespace, cronjob: job.cronJob });
+        const s = cronJobSelector(job);
         return (
             `(time() - max(kube_cronjob_status_last_successful_time${s}) > ${limit})` +
             ` or (absent(kube_cronjob_status_last_successful_time${s}) and on() (time() - max(kube_cronjob_created${s})) > ${limit})`

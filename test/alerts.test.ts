@@ -1,8 +1,6 @@
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
-import { crdValidator, owned, render, type Raw, type Rendered } from "./harness";
+import { crdValidator, owned, readmeAnchors, render, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;
 const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
@@ -11,14 +9,6 @@ const validate = crdValidator("prometheus-operator-0.82.2_monitoring.coreos.com_
 const rules = (r: Rendered): AlertRule[] =>
     (r.get(RULE, "backup-alerts-rules").inputs.spec as { groups: { rules: AlertRule[] }[] }).groups[0].rules;
 const byName = (r: Rendered, alert: string) => rules(r).filter((x) => x.alert === alert);
-
-/** GitHub's anchor for a Markdown heading. */
-const anchor = (heading: string) =>
-    heading
-        .trim()
-        .toLowerCase()
-        .replace(/[^a-z0-9 -]/g, "")
-        .replace(/ /g, "-");
 
 describe("backup alerts", () => {
     let bm: Rendered;
@@ -128,13 +118,7 @@ describe("backup alerts", () => {
     });
 
     it("links every rule to a README section that exists", () => {
-        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
-        const anchors = new Set(
-            readme
-                .split("\n")
-                .filter((l) => l.startsWith("#"))
-                .map((l) => anchor(l.replace(/^#+/, ""))),
-        );
+        const anchors = readmeAnchors();
         for (const rule of rules(bm)) {
             assert.strictEqual(rule.annotations.runbook_url, `README.md#${RUNBOOK_ANCHORS[rule.alert]}`);
             assert.ok(anchors.has(RUNBOOK_ANCHORS[rule.alert]), `README has no section #${RUNBOOK_ANCHORS[rule.alert]}`);

@@ -273,6 +273,24 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "backup:alerts.labels",
         "label key",
     ),
+    bm("a dashboard without labels", (r) => (r.dashboard = { labels: {} }), "backup:dashboard.labels", "at least one label"),
+    bm(
+        "a dashboard label value with a space",
+        (r) => (r.dashboard = { labels: { grafana_dashboard: "yes please" } }),
+        "backup:dashboard.labels.grafana_dashboard",
+        "not a valid label value",
+    ),
+    bm("a dashboard folder with a slash", (r) => (r.dashboard = { folder: "ops/backups" }), "backup:dashboard.folder", "directory name"),
+    bm("a dashboard folder of '..'", (r) => (r.dashboard = { folder: ".." }), "backup:dashboard.folder", "starting with a letter or digit"),
+    bm(
+        "a dashboard folder annotation with a space",
+        (r) => (r.dashboard = { folderAnnotation: "grafana folder" }),
+        "backup:dashboard.folderAnnotation",
+        "label key",
+    ),
+    bm("a dashboard uid over 40 characters", (r) => (r.dashboard = { uid: "b".repeat(41) }), "backup:dashboard.uid", "1-40"),
+    bm("a dashboard enabled as a string", (r) => (r.dashboard = { enabled: "yes" }), "backup:dashboard.enabled", "boolean"),
+    bm("a dashboard key that does not exist", (r) => (r.dashboard = { title: "Backups" }), "backup:dashboard", "unknown key(s) title"),
 
     // ---- endpoints, regions, logical file names ----
     bm(
@@ -498,6 +516,13 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "backup:velero.namespace",
         "backup:alerts.namespace",
     ),
+    bm(
+        "velero in the dashboard namespace",
+        (r) => ((r.velero = { namespace: "grafana" }), (r.dashboard = { namespace: "grafana" })),
+        "backup:velero.namespace",
+        "backup:dashboard.namespace",
+    ),
+    bm("a dashboard namespace with capitals", (r) => (r.dashboard = { namespace: "Grafana" }), "backup:dashboard.namespace", "DNS-1123"),
     bm(
         "velero in the object store namespace",
         (r) => (r.velero = { namespace: "rook-ceph" }),

@@ -61,6 +61,25 @@ export async function render(
 /** The field manager annotation every object the stack owns carries (components/ownership.ts). */
 export const owned = (stack: string): Record<string, string> => ({ "pulumi.com/patchFieldManager": `backup-platform-${stack}` });
 
+/** GitHub's anchor for a Markdown heading. */
+const anchor = (heading: string) =>
+    heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, "")
+        .replace(/ /g, "-");
+
+/** The anchors of README.md's headings, as GitHub renders them (runbook links point at them). */
+export function readmeAnchors(): Set<string> {
+    const readme = fs.readFileSync(`${__dirname}/../../README.md`, "utf8");
+    return new Set(
+        readme
+            .split("\n")
+            .filter((l) => l.startsWith("#"))
+            .map((l) => anchor(l.replace(/^#+/, ""))),
+    );
+}
+
 /** Deep clone, for editing nested config without touching the original. */
 export const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
