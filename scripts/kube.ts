@@ -69,6 +69,8 @@ export interface KubeOptions {
     kubeconfig?: string;
     /** Context name; default the current context. */
     context?: string;
+    /** Seconds to wait for a response before failing the request; default no limit (the drills wait on purpose). */
+    requestTimeoutSeconds?: number;
 }
 
 /** A connection to one API server. */
@@ -77,6 +79,7 @@ export class Kube {
         private readonly server: URL,
         private readonly agent: https.Agent,
         private readonly token: () => string | undefined,
+        private readonly timeoutSeconds?: number,
     ) {}
 
     static fromKubeconfig(opts: KubeOptions = {}): Kube {
@@ -88,7 +91,12 @@ export class Kube {
         // Loaded here, not at the top: the in-cluster runner has no node_modules and never reads a kubeconfig.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { parse } = require("yaml") as typeof YAML;
-        const cfg = parse(fs.readFileSync(file, "utf8")) as KubeconfigFile;
+        let cfg: KubeconfigFile;
+        try {
+            cfg = (parse(fs.readFileSync(file, "utf8")) ?? {}) as KubeconfigFile;
+        } catch (err) {
+            throw new KubeError(`kubeconfig ${file} is not readable YAML: ${(err as Error).message.split("\n")[0]}`);
+        }
         const base = path.dirname(file);
         const ctxName = opts.context ?? cfg["current-context"];
         const ctx = cfg.contexts?.find((c) => c.name === ctxName)?.context;
@@ -126,7 +134,7 @@ export class Kube {
             };
             return cached.token;
         };
-        return new Kube(new URL(cluster.server), agent, token);
+        return new Kube(new URL(cluster.server), agent, token, opts.requestTimeoutSeconds);
     }
 
     /** Inside a pod: the API server from the service environment, the service account's (rotating) token. */
@@ -173,11 +181,17 @@ export class Kube {
                             }
                             return reject(new KubeError(`${method} ${apiPath}: ${status} ${message}`, status));
                         }
-                        resolve(text === "" ? {} : (JSON.parse(text) as KubeObject));
+                        try {
+                            resolve(text === "" ? {} : (JSON.parse(text) as KubeObject));
+                        } catch {
+                            reject(new KubeError(`${method} ${apiPath}: ${status} response is not JSON: ${text.slice(0, 80)}`, status));
+                        }
                     });
                 },
             );
             req.on("error", (err) => reject(new KubeError(`${method} ${url.toString()}: ${err.message}`)));
+            const limit = this.timeoutSeconds;
+            if (limit !== undefined) req.setTimeout(limit * 1000, () => req.destroy(new Error(`no response within ${limit} s`)));
             if (payload !== undefined) req.write(payload);
             req.end();
         });
