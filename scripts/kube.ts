@@ -59,10 +59,15 @@ export class KubeError extends Error {
     constructor(
         message: string,
         readonly status?: number,
+        /** Seconds the server asked to wait before trying again (429, or 5xx with Retry-After). */
+        readonly retryAfterSeconds?: number,
     ) {
         super(message);
     }
 }
+
+/** GETs the server asked to retry (Retry-After) are tried this often, waiting at most 10 s each, as client-go does. */
+const GET_ATTEMPTS = 5;
 
 export interface KubeOptions {
     /** kubeconfig path; default $KUBECONFIG (first entry) or ~/.kube/config. */
@@ -148,8 +153,24 @@ export class Kube {
         return new Kube(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`), agent, token);
     }
 
-    /** One request; resolves the parsed body, or undefined for 404 on GET. */
-    request(method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<KubeObject | undefined> {
+    /**
+     * One request; resolves the parsed body, or undefined for 404 on GET. A GET the server refuses with
+     * Retry-After (429 "storage is (re)initializing" on the first list of a new CRD, 503 while it starts)
+     * is tried again, like kubectl does.
+     */
+    async request(method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<KubeObject | undefined> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.once(method, apiPath, body, contentType);
+            } catch (err) {
+                const wait = err instanceof KubeError ? err.retryAfterSeconds : undefined;
+                if (method !== "GET" || wait === undefined || attempt >= GET_ATTEMPTS) throw err;
+                await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(wait, 1), 10) * 1000));
+            }
+        }
+    }
+
+    private once(method: string, apiPath: string, body: unknown, contentType: string): Promise<KubeObject | undefined> {
         const url = new URL(apiPath, this.server);
         const token = this.token();
         const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -179,7 +200,9 @@ export class Kube {
                             } catch {
                                 // not JSON: keep the raw text
                             }
-                            return reject(new KubeError(`${method} ${apiPath}: ${status} ${message}`, status));
+                            const after = Number(res.headers["retry-after"]);
+                            const retry = (status === 429 || status >= 500) && Number.isFinite(after) ? after : undefined;
+                            return reject(new KubeError(`${method} ${apiPath}: ${status} ${message}`, status, retry));
                         }
                         try {
                             resolve(text === "" ? {} : (JSON.parse(text) as KubeObject));

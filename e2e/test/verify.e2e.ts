@@ -78,7 +78,7 @@ describe("npm run verify against a local API server", function () {
     const verify = (): Verdict => {
         const table = runVerify([]);
         const json = runVerify(["--output", "json"]);
-        assert.strictEqual(table.status, json.status, "table and JSON agree on the exit code");
+        assert.strictEqual(table.status, json.status, `table and JSON agree on the exit code; stderr:\n${table.stderr}\n${json.stderr}`);
         const doc = JSON.parse(json.stdout) as Verdict["json"];
         assert.strictEqual(doc.exitCode, json.status, "the JSON states the exit code");
         assert.deepStrictEqual(
@@ -233,7 +233,10 @@ describe("npm run verify against a local API server", function () {
         }
     });
 
-    after(() => k?.close());
+    after(() => {
+        k?.close();
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
 
     it("reports a fresh cluster as verified, exit 0", () => {
         const v = verify();
@@ -246,8 +249,6 @@ describe("npm run verify against a local API server", function () {
         const alias = runVerify(["--json"]);
         assert.strictEqual(alias.status, 0);
         assert.deepStrictEqual((JSON.parse(alias.stdout) as Verdict["json"]).rows, v.json.rows, "--json is --output json");
-        // Kept beside the test's config file: the README's sample document comes from here.
-        fs.writeFileSync(path.join(dir, "fresh.json"), alias.stdout);
     });
 
     it("exits 2 with one line naming what failed: an unreachable API server, an unknown context", async () => {
