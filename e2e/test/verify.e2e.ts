@@ -248,7 +248,12 @@ describe("npm run verify against a local API server", function () {
         assert.strictEqual(row(v, "pvc", "*").detail, "3 of 3 PersistentVolumeClaims covered");
         const alias = runVerify(["--json"]);
         assert.strictEqual(alias.status, 0);
-        assert.deepStrictEqual((JSON.parse(alias.stdout) as Verdict["json"]).rows, v.json.rows, "--json is --output json");
+        const verdict = (rows: JsonRow[]) => rows.map((r) => `${r.kind} ${r.name} ${r.status}`);
+        assert.deepStrictEqual(
+            verdict((JSON.parse(alias.stdout) as Verdict["json"]).rows),
+            verdict(v.json.rows),
+            "--json is --output json",
+        );
     });
 
     it("exits 2 with one line naming what failed: an unreachable API server, an unknown context", async () => {
