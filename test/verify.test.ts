@@ -1,8 +1,11 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseConfig } from "../config";
 import { evaluate, OPT_OUT, type Row, type Snapshot } from "../scripts/checks";
 import { KubeError, type KubeObject } from "../scripts/kube";
-import { EXIT, exitCode, parseArgs, summary, table, verify, type Report, type VerifyIo } from "../scripts/verify";
+import { projectRoot } from "../scripts/stackfile";
+import { EXIT, exitCode, parseArgs, summary, table, USAGE, verify, type Report, type VerifyIo } from "../scripts/verify";
 import { stackConfig } from "./harness";
 
 const NOW = Date.parse("2026-11-21T12:00:00Z");
@@ -228,8 +231,15 @@ describe("verify command line", () => {
 
 describe("verify exit codes", () => {
     const r = (status: Row["status"]): Row => ({ kind: "pvc", name: "x", status, detail: "", facts: {} });
-    it("documents 0, 1, 2 and 64", () => {
-        assert.deepStrictEqual(EXIT, { fresh: 0, problems: 1, unreadable: 2, usage: 64 });
+    it("are the README's exit-code table, and the usage text's", () => {
+        const readme = fs.readFileSync(path.join(projectRoot, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Verification (`npm run verify`)"));
+        const documented = [...section.slice(section.indexOf("**Exit codes.**")).matchAll(/^\| (\d+) +\|/gm)].map((m) => Number(m[1]));
+        assert.deepStrictEqual(documented, Object.values(EXIT));
+        assert.deepStrictEqual(
+            [...USAGE.matchAll(/\b(\d+) (?:all|something|the stack|usage)/g)].map((m) => Number(m[1])),
+            Object.values(EXIT),
+        );
     });
     it("is 0 for OK and WARN rows, 1 as soon as one row fails", () => {
         assert.strictEqual(exitCode([r("OK"), r("OK")]), 0);
