@@ -59,16 +59,23 @@ export class KubeError extends Error {
     constructor(
         message: string,
         readonly status?: number,
+        /** Seconds the server asked to wait before trying again (429, or 5xx with Retry-After). */
+        readonly retryAfterSeconds?: number,
     ) {
         super(message);
     }
 }
+
+/** GETs the server asked to retry (Retry-After) are tried this often, waiting at most 10 s each, as client-go does. */
+const GET_ATTEMPTS = 5;
 
 export interface KubeOptions {
     /** kubeconfig path; default $KUBECONFIG (first entry) or ~/.kube/config. */
     kubeconfig?: string;
     /** Context name; default the current context. */
     context?: string;
+    /** Seconds to wait for a response before failing the request; default no limit (the drills wait on purpose). */
+    requestTimeoutSeconds?: number;
 }
 
 /** A connection to one API server. */
@@ -77,6 +84,7 @@ export class Kube {
         private readonly server: URL,
         private readonly agent: https.Agent,
         private readonly token: () => string | undefined,
+        private readonly timeoutSeconds?: number,
     ) {}
 
     static fromKubeconfig(opts: KubeOptions = {}): Kube {
@@ -88,7 +96,12 @@ export class Kube {
         // Loaded here, not at the top: the in-cluster runner has no node_modules and never reads a kubeconfig.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { parse } = require("yaml") as typeof YAML;
-        const cfg = parse(fs.readFileSync(file, "utf8")) as KubeconfigFile;
+        let cfg: KubeconfigFile;
+        try {
+            cfg = (parse(fs.readFileSync(file, "utf8")) ?? {}) as KubeconfigFile;
+        } catch (err) {
+            throw new KubeError(`kubeconfig ${file} is not readable YAML: ${(err as Error).message.split("\n")[0]}`);
+        }
         const base = path.dirname(file);
         const ctxName = opts.context ?? cfg["current-context"];
         const ctx = cfg.contexts?.find((c) => c.name === ctxName)?.context;
@@ -126,7 +139,7 @@ export class Kube {
             };
             return cached.token;
         };
-        return new Kube(new URL(cluster.server), agent, token);
+        return new Kube(new URL(cluster.server), agent, token, opts.requestTimeoutSeconds);
     }
 
     /** Inside a pod: the API server from the service environment, the service account's (rotating) token. */
@@ -140,8 +153,24 @@ export class Kube {
         return new Kube(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`), agent, token);
     }
 
-    /** One request; resolves the parsed body, or undefined for 404 on GET. */
-    request(method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<KubeObject | undefined> {
+    /**
+     * One request; resolves the parsed body, or undefined for 404 on GET. A GET the server refuses with
+     * Retry-After (429 "storage is (re)initializing" on the first list of a new CRD, 503 while it starts)
+     * is tried again, like kubectl does.
+     */
+    async request(method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<KubeObject | undefined> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.once(method, apiPath, body, contentType);
+            } catch (err) {
+                const wait = err instanceof KubeError ? err.retryAfterSeconds : undefined;
+                if (method !== "GET" || wait === undefined || attempt >= GET_ATTEMPTS) throw err;
+                await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(wait, 1), 10) * 1000));
+            }
+        }
+    }
+
+    private once(method: string, apiPath: string, body: unknown, contentType: string): Promise<KubeObject | undefined> {
         const url = new URL(apiPath, this.server);
         const token = this.token();
         const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -171,13 +200,21 @@ export class Kube {
                             } catch {
                                 // not JSON: keep the raw text
                             }
-                            return reject(new KubeError(`${method} ${apiPath}: ${status} ${message}`, status));
+                            const after = Number(res.headers["retry-after"]);
+                            const retry = (status === 429 || status >= 500) && Number.isFinite(after) ? after : undefined;
+                            return reject(new KubeError(`${method} ${apiPath}: ${status} ${message}`, status, retry));
                         }
-                        resolve(text === "" ? {} : (JSON.parse(text) as KubeObject));
+                        try {
+                            resolve(text === "" ? {} : (JSON.parse(text) as KubeObject));
+                        } catch {
+                            reject(new KubeError(`${method} ${apiPath}: ${status} response is not JSON: ${text.slice(0, 80)}`, status));
+                        }
                     });
                 },
             );
             req.on("error", (err) => reject(new KubeError(`${method} ${url.toString()}: ${err.message}`)));
+            const limit = this.timeoutSeconds;
+            if (limit !== undefined) req.setTimeout(limit * 1000, () => req.destroy(new Error(`no response within ${limit} s`)));
             if (payload !== undefined) req.write(payload);
             req.end();
         });

@@ -1,36 +1,124 @@
-// `npm run verify -- --stack <name> [--json] [--kubeconfig <file>] [--context <name>] [--config-file <file>]`:
-// reads the live cluster and prints one row per protected thing; exits 1 when anything is wrong.
+// `npm run verify -- --stack <name> [--output table|json] [--watch [--interval <seconds>]] [--kubeconfig <file>]
+//   [--context <name>] [--config-file <file>]`: reads the live cluster and prints one row per protected thing.
+// Exit codes (README, "Verification"): 0 nothing failed (warnings allowed), 1 something stale, failed or
+// uncovered, 2 the stack config or the cluster could not be read, 64 a usage error. The command line is
+// parsed by Node's util.parseArgs; the I/O is injected (`verify`) so every path is testable without a cluster.
+import { parseArgs as parseCommandLine } from "util";
 import { parseConfigMap, type Config } from "../config";
 import { evaluate, type Row, type Snapshot } from "./checks";
 import { REPORT_LABEL } from "./drill-core";
-import { apiPath, Kube, type KubeObject } from "./kube";
+import { apiPath, Kube, type KubeObject, type KubeOptions } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
 import { runCli } from "./cli";
+import { sleep, watch, type Refresh, type WatchOptions } from "./watch";
 
-interface Args {
+/** The documented exit codes. */
+export const EXIT = {
+    /** Every row OK or WARN. */
+    fresh: 0,
+    /** At least one FAIL row: stale, failed, missing or an unprotected PVC. */
+    problems: 1,
+    /** The stack config, the kubeconfig or the API server could not be read: no verdict. */
+    unreadable: 2,
+    /** Bad command line (sysexits EX_USAGE, as `npm run drill`). */
+    usage: 64,
+} as const;
+
+export const OUTPUTS = ["table", "json"] as const;
+export type Output = (typeof OUTPUTS)[number];
+
+/** `--watch` refresh interval: the default, and bounds (each refresh lists a dozen collections; backups are hourly at best). */
+export const INTERVAL = { default: 30, min: 5, max: 3600 } as const;
+
+/** Seconds one API request may take before the refresh counts as a read failure. */
+const REQUEST_TIMEOUT_SECONDS = 30;
+
+export interface VerifyArgs {
     stack: string;
-    json: boolean;
+    output: Output;
+    /** Refresh interval in seconds with --watch; undefined for one check. */
+    watchSeconds?: number;
     configFile?: string;
     kubeconfig?: string;
     context?: string;
+    help: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-    const out: Partial<Args> = { json: false };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        if (a === "--json") out.json = true;
-        else if (a === "--stack") out.stack = argv[++i];
-        else if (a === "--config-file") out.configFile = argv[++i];
-        else if (a === "--kubeconfig") out.kubeconfig = argv[++i];
-        else if (a === "--context") out.context = argv[++i];
-        else throw new UsageError(`unknown argument ${a}`);
+export class UsageError extends Error {}
+
+export const USAGE = `usage: npm run verify -- --stack <name> [--output table|json] [--watch [--interval <seconds>]]
+         [--kubeconfig <file>] [--context <name>] [--config-file <file>]
+  -o, --output     table (default) or json; --json is --output json
+  -w, --watch      check again every --interval seconds (default ${INTERVAL.default}, ${INTERVAL.min}-${INTERVAL.max}) until Ctrl-C
+  -h, --help       this text
+exit: 0 all fresh (warnings allowed), 1 something stale, failed or uncovered,
+      2 the stack config or the cluster could not be read, 64 usage error`;
+
+/** Parses the command line (pure, for tests); throws UsageError with a message naming the flag. */
+export function parseArgs(argv: string[]): VerifyArgs {
+    let values;
+    try {
+        ({ values } = parseCommandLine({
+            args: argv,
+            strict: true,
+            allowPositionals: false,
+            options: {
+                stack: { type: "string" },
+                output: { type: "string", short: "o" },
+                json: { type: "boolean" },
+                watch: { type: "boolean", short: "w" },
+                interval: { type: "string" },
+                "config-file": { type: "string" },
+                kubeconfig: { type: "string" },
+                context: { type: "string" },
+                help: { type: "boolean", short: "h" },
+            },
+        }));
+    } catch (err) {
+        throw new UsageError(usageMessage(err as Error & { code?: string }));
     }
-    if (!out.stack) throw new UsageError("--stack is required");
-    return out as Args;
+    if (values.help === true) return { stack: values.stack ?? "", output: "table", help: true };
+    if (values.stack === undefined || values.stack === "") throw new UsageError("--stack is required");
+    const output = values.output ?? (values.json === true ? "json" : "table");
+    if (!(OUTPUTS as readonly string[]).includes(output)) throw new UsageError(`--output "${output}" is not one of ${OUTPUTS.join(", ")}`);
+    if (values.json === true && output !== "json") throw new UsageError(`--json means --output json; it contradicts --output ${output}`);
+    let watchSeconds: number | undefined;
+    if (values.interval !== undefined && values.watch !== true) throw new UsageError("--interval applies to --watch only");
+    if (values.watch === true) {
+        const raw = values.interval ?? String(INTERVAL.default);
+        watchSeconds = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+        if (!(watchSeconds >= INTERVAL.min && watchSeconds <= INTERVAL.max))
+            throw new UsageError(`--interval "${raw}" must be a whole number of seconds from ${INTERVAL.min} to ${INTERVAL.max}`);
+    }
+    return {
+        stack: values.stack,
+        output: output as Output,
+        watchSeconds,
+        configFile: values["config-file"],
+        kubeconfig: values.kubeconfig,
+        context: values.context,
+        help: false,
+    };
 }
 
-class UsageError extends Error {}
+/** util.parseArgs' errors, in this command's words (its "ambiguous" message spans three lines). */
+function usageMessage(err: Error & { code?: string }): string {
+    const flag = /'(?:-\w, )?(-[^' ]+)/.exec(err.message)?.[1] ?? ""; // "'-w, --watch'" names both
+    if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${flag}`;
+    if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument ${/'([^']*)'/.exec(err.message)?.[1] ?? ""}`;
+    if (/does not take an argument/.test(err.message))
+        return flag === "--watch" ? "--watch takes no value; set the period with --interval <seconds>" : `${flag} takes no value`;
+    if (/argument missing|ambiguous/.test(err.message)) return `${flag} needs a value`;
+    return err.message.split("\n")[0];
+}
+
+/** 0 when no row FAILs (a WARN, such as a first backup still within its interval, is not a failure), else 1. */
+export function exitCode(rows: Row[]): 0 | 1 {
+    return rows.some((r) => r.status === "FAIL") ? EXIT.problems : EXIT.fresh;
+}
+
+/** What `verify` needs from the cluster: list collections. */
+export type Lister = Pick<Kube, "list" | "close">;
 
 /** Awaits every promise of a record, keeping the keys. */
 async function allOf<T extends Record<string, Promise<unknown>>>(record: T): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
@@ -39,7 +127,7 @@ async function allOf<T extends Record<string, Promise<unknown>>>(record: T): Pro
 }
 
 /** Reads everything the checks look at, namespace by namespace. */
-export async function snapshot(kube: Kube, cfg: Config): Promise<Snapshot> {
+export async function snapshot(kube: Pick<Kube, "list">, cfg: Config): Promise<Snapshot> {
     const inEach = async (namespaces: string[], group: string, version: string, plural: string): Promise<KubeObject[]> =>
         (await Promise.all([...new Set(namespaces)].map((ns) => kube.list(apiPath(group, version, plural, ns))))).flat();
     const pg = cfg.postgres.map((db) => db.namespace);
@@ -78,38 +166,131 @@ export function table(rows: Row[]): string {
     return [line(header), ...cells.map(line)].join("\n");
 }
 
-async function run(argv: string[]): Promise<number> {
-    let args: Args;
+/** The table's last line. */
+export function summary(rows: Row[]): string {
+    const fails = rows.filter((r) => r.status === "FAIL").length;
+    const warns = rows.filter((r) => r.status === "WARN").length;
+    if (fails > 0) return `${fails} problem(s) found`;
+    return warns > 0 ? `all backups verified; ${warns} warning(s), which do not fail the check` : "all backups verified";
+}
+
+/** The JSON document of one check; `error` (and no rows) when the cluster could not be read. */
+export interface Report {
+    stack: string;
+    checkedAt: string;
+    ok: boolean;
+    exitCode: number;
+    rows: Row[];
+    error?: string;
+}
+
+export function report(stack: string, at: number, outcome: { rows: Row[] } | { error: string }): Report {
+    const checkedAt = new Date(at).toISOString();
+    if ("error" in outcome) return { stack, checkedAt, ok: false, exitCode: EXIT.unreadable, rows: [], error: outcome.error };
+    const code = exitCode(outcome.rows);
+    return { stack, checkedAt, ok: code === EXIT.fresh, exitCode: code, rows: outcome.rows };
+}
+
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
+
+/** Everything `verify` touches outside itself. */
+export interface VerifyIo {
+    out: (text: string) => void;
+    err: (text: string) => void;
+    /** Clears the screen before a watch redraw of the table; a no-op when stdout is not a terminal. */
+    clear: () => void;
+    connect: (opts: KubeOptions) => Lister;
+    now: () => number;
+    sleep: WatchOptions<unknown>["sleep"];
+    /** Called when a watch starts: a signal that Ctrl-C or SIGTERM aborts (one check keeps the default signal handling). */
+    stopSignal: () => AbortSignal;
+}
+
+/** The command: parses, reads the config and the cluster, prints, and returns the exit code. */
+export async function verify(argv: string[], io: VerifyIo): Promise<number> {
+    let args: VerifyArgs;
     try {
         args = parseArgs(argv);
     } catch (err) {
-        process.stderr.write(
-            `${(err as Error).message}\nusage: npm run verify -- --stack <name> [--json] [--kubeconfig <file>] [--context <name>] [--config-file <file>]\n`,
-        );
-        return 64;
+        io.err(`${(err as Error).message}\n${USAGE}\n`);
+        return EXIT.usage;
+    }
+    if (args.help) {
+        io.out(`${USAGE}\n`);
+        return EXIT.fresh;
     }
     let cfg: Config;
     try {
         cfg = parseConfigMap(readStackConfig(args.configFile ?? stackFile(args.stack)).config);
     } catch (err) {
-        process.stderr.write(`error: ${(err as Error).message}\n`);
-        return 2;
+        io.err(`error: ${(err as Error).message}\n`);
+        return EXIT.unreadable;
     }
-    const kube = Kube.fromKubeconfig({ kubeconfig: args.kubeconfig, context: args.context });
+    let kube: Lister;
     try {
-        const now = Date.now();
-        const rows = evaluate(cfg, await snapshot(kube, cfg), now);
-        const ok = rows.every((r) => r.status !== "FAIL");
-        if (args.json)
-            process.stdout.write(`${JSON.stringify({ stack: args.stack, checkedAt: new Date(now).toISOString(), ok, rows }, null, 2)}\n`);
-        else
-            process.stdout.write(
-                `${table(rows)}\n\n${ok ? "all backups verified" : `${rows.filter((r) => r.status === "FAIL").length} problem(s) found`}\n`,
+        kube = io.connect({ kubeconfig: args.kubeconfig, context: args.context, requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS });
+    } catch (err) {
+        // A missing kubeconfig or context does not heal by waiting: fatal, also with --watch.
+        io.err(`error: could not read the cluster: ${(err as Error).message}\n`);
+        return EXIT.unreadable;
+    }
+    const check = async (now: number) => evaluate(cfg, await snapshot(kube, cfg), now);
+    const show = (r: Refresh<Row[]>, header?: string) => {
+        const error = r.error && `could not read the cluster: ${r.error.message}`;
+        if (args.output === "json") {
+            const doc = report(args.stack, r.at, r.result ? { rows: r.result } : { error: error ?? "" });
+            // One check: an indented document; a watch: one document per line (NDJSON), which `jq` and line readers follow.
+            io.out(`${header === undefined ? JSON.stringify(doc, null, 2) : JSON.stringify(doc)}\n`);
+        } else if (header !== undefined) {
+            io.clear();
+            io.out(`${header}\n\n${r.result ? `${table(r.result)}\n\n${summary(r.result)}` : `error: ${error}`}\n\n`);
+        } else if (r.result) io.out(`${table(r.result)}\n\n${summary(r.result)}\n`);
+        if (error !== undefined) io.err(`error: ${error}\n`);
+    };
+    const codeOf = (r: Refresh<Row[]> | undefined) => (r?.result ? exitCode(r.result) : EXIT.unreadable);
+    try {
+        if (args.watchSeconds === undefined) {
+            const at = io.now();
+            const r: Refresh<Row[]> = await check(at).then(
+                (result) => ({ at, next: at, result }),
+                (err: unknown) => ({ at, next: at, error: err instanceof Error ? err : new Error(String(err)) }),
             );
-        return ok ? 0 : 1;
+            show(r);
+            return codeOf(r);
+        }
+        const every = args.watchSeconds;
+        const last = await watch<Row[]>({
+            intervalMs: every * 1000,
+            check,
+            show: (r) =>
+                show(r, `verify --stack ${args.stack}, every ${every} s: checked ${stamp(r.at)}, next ${stamp(r.next)} (Ctrl-C stops)`),
+            now: io.now,
+            sleep: io.sleep,
+            signal: io.stopSignal(),
+        });
+        // Stopped: the code of the last refresh, so a script that stops a watch still learns the state.
+        return codeOf(last);
     } finally {
         kube.close();
     }
+}
+
+async function run(argv: string[]): Promise<number> {
+    const abort = new AbortController();
+    // A reader that went away (`| head -1`) ends a watch quietly instead of crashing on EPIPE.
+    process.stdout.on("error", () => abort.abort());
+    return verify(argv, {
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+        clear: () => console.clear(),
+        connect: (opts) => Kube.fromKubeconfig(opts),
+        now: () => Date.now(),
+        sleep,
+        stopSignal: () => {
+            for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => abort.abort());
+            return abort.signal;
+        },
+    });
 }
 
 if (require.main === module) runCli(run);

@@ -1,8 +1,11 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseConfig } from "../config";
 import { evaluate, OPT_OUT, type Row, type Snapshot } from "../scripts/checks";
-import { type KubeObject } from "../scripts/kube";
-import { table } from "../scripts/verify";
+import { KubeError, type KubeObject } from "../scripts/kube";
+import { projectRoot } from "../scripts/stackfile";
+import { EXIT, exitCode, parseArgs, summary, table, USAGE, verify, type Report, type VerifyIo } from "../scripts/verify";
 import { stackConfig } from "./harness";
 
 const NOW = Date.parse("2026-11-21T12:00:00Z");
@@ -167,3 +170,287 @@ describe("verify checks", () => {
         );
     });
 });
+
+describe("verify command line", () => {
+    const parsed = (argv: string) => parseArgs(argv.split(" "));
+    it("takes every flag, with table output and one check by default", () => {
+        assert.deepStrictEqual(parsed("--stack aws"), {
+            stack: "aws",
+            output: "table",
+            watchSeconds: undefined,
+            configFile: undefined,
+            kubeconfig: undefined,
+            context: undefined,
+            help: false,
+        });
+        assert.deepStrictEqual(
+            parsed("--stack=aws --output json --watch --interval 60 --config-file c.yaml --kubeconfig kc --context prod"),
+            {
+                stack: "aws",
+                output: "json",
+                watchSeconds: 60,
+                configFile: "c.yaml",
+                kubeconfig: "kc",
+                context: "prod",
+                help: false,
+            },
+        );
+        assert.strictEqual(parsed("--stack aws --json").output, "json");
+        assert.strictEqual(parsed("--stack aws --json --output json").output, "json");
+        assert.strictEqual(parsed("--stack aws -o table").output, "table");
+        assert.strictEqual(parsed("--stack aws -w").watchSeconds, 30);
+        assert.strictEqual(parsed("--stack aws -w --interval 5").watchSeconds, 5);
+        assert.strictEqual(parsed("--stack aws -w --interval 3600").watchSeconds, 3600);
+        assert.strictEqual(parsed("--help").help, true);
+        assert.strictEqual(parsed("-h --stack aws").help, true);
+    });
+
+    for (const [argv, message] of [
+        ["", "--stack is required"],
+        ["--stack", "--stack needs a value"],
+        ["--stack --json", "--stack needs a value"],
+        ["--stack aws --output yaml", '--output "yaml" is not one of table, json'],
+        ["--stack aws -o", "--output needs a value"],
+        ["--stack aws --json --output table", "--json means --output json; it contradicts --output table"],
+        ["--stack aws --json=yes", "--json takes no value"],
+        ["--stack aws --watch=10", "--watch takes no value; set the period with --interval <seconds>"],
+        ["--stack aws --interval 10", "--interval applies to --watch only"],
+        ["--stack aws --watch --interval 4", '--interval "4" must be a whole number of seconds from 5 to 3600'],
+        ["--stack aws --watch --interval 3601", '--interval "3601" must be a whole number of seconds from 5 to 3600'],
+        ["--stack aws --watch --interval 7.5", '--interval "7.5" must be a whole number of seconds from 5 to 3600'],
+        ["--stack aws --watch --interval soon", '--interval "soon" must be a whole number of seconds from 5 to 3600'],
+        ["--stack aws --verbose", "unknown option --verbose"],
+        ["--stack aws -x", "unknown option -x"],
+        ["--stack aws prod", "unexpected argument prod"],
+    ]) {
+        it(`refuses \`${argv}\`: ${message}`, () => {
+            assert.throws(() => parseArgs(argv === "" ? [] : argv.split(" ")), { message });
+        });
+    }
+});
+
+describe("verify exit codes", () => {
+    const r = (status: Row["status"]): Row => ({ kind: "pvc", name: "x", status, detail: "", facts: {} });
+    it("are the README's exit-code table, and the usage text's", () => {
+        const readme = fs.readFileSync(path.join(projectRoot, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Verification (`npm run verify`)"));
+        const documented = [...section.slice(section.indexOf("**Exit codes.**")).matchAll(/^\| (\d+) +\|/gm)].map((m) => Number(m[1]));
+        assert.deepStrictEqual(documented, Object.values(EXIT));
+        assert.deepStrictEqual(
+            [...USAGE.matchAll(/\b(\d+) (?:all|something|the stack|usage)/g)].map((m) => Number(m[1])),
+            Object.values(EXIT),
+        );
+    });
+    it("is 0 for OK and WARN rows, 1 as soon as one row fails", () => {
+        assert.strictEqual(exitCode([r("OK"), r("OK")]), 0);
+        assert.strictEqual(exitCode([r("OK"), r("WARN")]), 0);
+        assert.strictEqual(exitCode([r("WARN"), r("FAIL"), r("OK")]), 1);
+        assert.strictEqual(exitCode([]), 0);
+    });
+    it("says warnings do not fail the check", () => {
+        assert.strictEqual(summary([r("OK")]), "all backups verified");
+        assert.strictEqual(summary([r("OK"), r("WARN")]), "all backups verified; 1 warning(s), which do not fail the check");
+        assert.strictEqual(summary([r("WARN"), r("FAIL"), r("FAIL")]), "2 problem(s) found");
+    });
+});
+
+/** Serves a snapshot at the API paths `snapshot()` lists; unknown paths fail the test. */
+function lister(state: { snap: Snapshot; fail?: Error }) {
+    const keys: Record<string, keyof Snapshot> = {
+        "postgresql.cnpg.io/clusters": "clusters",
+        "postgresql.cnpg.io/scheduledbackups": "scheduledBackups",
+        "postgresql.cnpg.io/backups": "backups",
+        "barmancloud.cnpg.io/objectstores": "objectStores",
+        "batch/cronjobs": "cronJobs",
+        "/configmaps": "drillReports",
+        "velero.io/backupstoragelocations": "veleroLocations",
+        "velero.io/schedules": "veleroSchedules",
+        "velero.io/backups": "veleroBackups",
+        "/persistentvolumeclaims": "pvcs",
+    };
+    const calls = { list: 0, close: 0 };
+    return {
+        calls,
+        kube: {
+            list: (path: string): Promise<KubeObject[]> => {
+                calls.list++;
+                if (state.fail) return Promise.reject(state.fail);
+                const m = /^\/(?:api|apis\/([^/]+))\/v1(?:\/namespaces\/([^/]+))?\/([a-z]+)/.exec(path);
+                const key = m ? keys[`${m[1] ?? ""}/${m[3]}`] : undefined;
+                if (!m || !key) throw new Error(`unexpected list ${path}`);
+                return Promise.resolve((state.snap[key] ?? []).filter((o) => m[2] === undefined || o.metadata?.namespace === m[2]));
+            },
+            close: () => void calls.close++,
+        },
+    };
+}
+
+/** VerifyIo over strings, a fake clock whose sleep runs `onSleep`, and a stop signal. */
+function io(kube: ReturnType<typeof lister>["kube"], onSleep: (n: number) => void = () => undefined) {
+    const abort = new AbortController();
+    const got = { out: "", err: "", clears: 0, sleeps: [] as number[], t: NOW, stopSignalAsked: false };
+    const value: VerifyIo = {
+        out: (text) => void (got.out += text),
+        err: (text) => void (got.err += text),
+        clear: () => void got.clears++,
+        connect: () => kube,
+        now: () => got.t,
+        sleep: (ms) => {
+            got.sleeps.push(ms);
+            got.t += ms;
+            onSleep(got.sleeps.length);
+            return Promise.resolve();
+        },
+        stopSignal: () => {
+            got.stopSignalAsked = true;
+            return abort.signal;
+        },
+    };
+    return { io: value, got, abort };
+}
+
+const BAREMETAL = ["--stack", "baremetal"];
+const stale = () => {
+    const snap = healthy();
+    (snap.backups[0].status as Record<string, unknown>).stoppedAt = ago(28);
+    return snap;
+};
+const forbidden = new KubeError(
+    'GET /apis/velero.io/v1/namespaces/velero/backups: 403 backups.velero.io is forbidden: User "ci" cannot list resource "backups"',
+    403,
+);
+
+describe("verify command", () => {
+    it("one check, table: exit 0 on a fresh cluster, rows as evaluated", async () => {
+        const k = lister({ snap: healthy() });
+        const { io: i, got } = io(k.kube);
+        assert.strictEqual(await verify(BAREMETAL, i), 0);
+        const rows = evaluate(cfg, healthy(), NOW);
+        assert.strictEqual(got.out, `${table(rows)}\n\nall backups verified\n`);
+        assert.deepStrictEqual([got.err, got.clears, got.stopSignalAsked, k.calls.close], ["", 0, false, 1]);
+    });
+
+    it("one check, JSON: the same rows as the table, with the verdict and exit code", async () => {
+        for (const [snap, code] of [
+            [healthy(), 0],
+            [stale(), 1],
+        ] as const) {
+            const { io: i, got } = io(lister({ snap }).kube);
+            assert.strictEqual(await verify([...BAREMETAL, "--output", "json"], i), code);
+            const doc = JSON.parse(got.out) as Report;
+            assert.deepStrictEqual(doc, {
+                stack: "baremetal",
+                checkedAt: new Date(NOW).toISOString(),
+                ok: code === 0,
+                exitCode: code,
+                rows: JSON.parse(JSON.stringify(evaluate(cfg, snap, NOW))) as Row[],
+            });
+        }
+    });
+
+    it("exit 0 with a warning (a first base backup still within its interval), and says so", async () => {
+        const snap = healthy();
+        snap.backups = snap.backups.slice(1);
+        snap.scheduledBackups[0].metadata = { ...snap.scheduledBackups[0].metadata, creationTimestamp: ago(2) };
+        const { io: i, got } = io(lister({ snap }).kube);
+        assert.strictEqual(await verify(BAREMETAL, i), 0);
+        assert.match(got.out, /^postgres\s+rciis-prod\/esb-postgres\s+WARN\s+no base backup yet/m);
+        assert.match(got.out, /all backups verified; 1 warning\(s\), which do not fail the check\n$/);
+    });
+
+    it("exit 1 on a stale backup", async () => {
+        const { io: i, got } = io(lister({ snap: stale() }).kube);
+        assert.strictEqual(await verify(BAREMETAL, i), 1);
+        assert.match(got.out, /^postgres\s+rciis-prod\/esb-postgres\s+FAIL\s+last base backup 28h ago, limit 27h$/m);
+        assert.match(got.out, /1 problem\(s\) found\n$/);
+    });
+
+    it("exit 2 with one line naming the API path and status when a list is refused; JSON says so too", async () => {
+        for (const output of ["table", "json"]) {
+            const k = lister({ snap: healthy(), fail: forbidden });
+            const { io: i, got } = io(k.kube);
+            assert.strictEqual(await verify([...BAREMETAL, "-o", output], i), 2);
+            assert.strictEqual(got.err, `error: could not read the cluster: ${forbidden.message}\n`);
+            assert.strictEqual(k.calls.close, 1);
+            if (output === "table") assert.strictEqual(got.out, "");
+            else assert.deepStrictEqual(JSON.parse(got.out), { ...report0(), error: `could not read the cluster: ${forbidden.message}` });
+        }
+    });
+
+    it("exit 2 when the kubeconfig or its context cannot be used, before any request", async () => {
+        const { io: i, got } = io(lister({ snap: healthy() }).kube);
+        i.connect = () => {
+            throw new KubeError("context prod not found in /home/ops/.kube/config");
+        };
+        assert.strictEqual(await verify([...BAREMETAL, "--watch"], i), 2);
+        assert.strictEqual(got.err, "error: could not read the cluster: context prod not found in /home/ops/.kube/config\n");
+        assert.strictEqual(got.stopSignalAsked, false, "a bad kubeconfig does not start a watch");
+    });
+
+    it("exit 2 when the stack config cannot be read; exit 64 with the usage on a bad command line", async () => {
+        const k = lister({ snap: healthy() });
+        const missing = io(k.kube);
+        assert.strictEqual(await verify([...BAREMETAL, "--config-file", "/nonexistent/Pulumi.x.yaml"], missing.io), 2);
+        assert.match(missing.got.err, /^error: .*\/nonexistent\/Pulumi\.x\.yaml/);
+        const usage = io(k.kube);
+        assert.strictEqual(await verify([...BAREMETAL, "--output", "yaml"], usage.io), 64);
+        assert.match(usage.got.err, /^--output "yaml" is not one of table, json\nusage: npm run verify/);
+        assert.strictEqual(k.calls.list, 0);
+        const help = io(k.kube);
+        assert.strictEqual(await verify(["--help"], help.io), 0);
+        assert.match(help.got.out, /^usage: npm run verify[\s\S]*exit: 0 all fresh/);
+    });
+
+    it("--watch --output json: one document per line per refresh; a failed read is a document and the watch goes on", async () => {
+        const state: { snap: Snapshot; fail?: Error } = { snap: healthy() };
+        const k = lister(state);
+        // Refresh 1 fresh, 2 refused, 3 stale; stopped (Ctrl-C) during the third wait.
+        const {
+            io: i,
+            got,
+            abort,
+        } = io(k.kube, (n) => {
+            if (n === 1) state.fail = forbidden;
+            if (n === 2) [state.fail, state.snap] = [undefined, stale()];
+            if (n === 3) abort.abort();
+        });
+        assert.strictEqual(await verify([...BAREMETAL, "--json", "--watch", "--interval", "10"], i), 1, "the last refresh's code");
+        const docs = got.out
+            .trimEnd()
+            .split("\n")
+            .map((line) => JSON.parse(line) as Report);
+        assert.deepStrictEqual(
+            docs.map((d) => [d.checkedAt, d.exitCode, d.ok, d.rows.length > 0, d.error]),
+            [
+                [new Date(NOW).toISOString(), 0, true, true, undefined],
+                [new Date(NOW + 10_000).toISOString(), 2, false, false, `could not read the cluster: ${forbidden.message}`],
+                [new Date(NOW + 20_000).toISOString(), 1, false, true, undefined],
+            ],
+        );
+        assert.strictEqual(got.err, `error: could not read the cluster: ${forbidden.message}\n`);
+        assert.deepStrictEqual([got.sleeps, got.clears, k.calls.close], [[10_000, 10_000, 10_000], 0, 1]);
+    });
+
+    it("--watch, table: clears and redraws under a header with the check time and the next refresh", async () => {
+        const { io: i, got, abort } = io(lister({ snap: healthy() }).kube, (n) => n === 2 && abort.abort());
+        assert.strictEqual(await verify([...BAREMETAL, "-w"], i), 0);
+        const stamp = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
+        const screen = (t: number) =>
+            `verify --stack baremetal, every 30 s: checked ${stamp(t)}, next ${stamp(t + 30_000)} (Ctrl-C stops)\n\n` +
+            `${table(evaluate(cfg, healthy(), t))}\n\nall backups verified\n\n`;
+        assert.strictEqual(got.clears, 2);
+        assert.strictEqual(got.out, screen(NOW) + screen(NOW + 30_000));
+    });
+
+    it("--watch stopped before the first refresh finished: exit 2 (no verdict)", async () => {
+        const { io: i, got, abort } = io({ list: () => new Promise<KubeObject[]>(() => undefined), close: () => undefined });
+        const stopped = verify([...BAREMETAL, "-w"], i);
+        setImmediate(() => abort.abort());
+        assert.strictEqual(await stopped, 2);
+        assert.strictEqual(got.out, "");
+    });
+});
+
+function report0() {
+    return { stack: "baremetal", checkedAt: new Date(NOW).toISOString(), ok: false, exitCode: 2, rows: [] };
+}
