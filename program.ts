@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { programConfig, type BaremetalConfig, type Config } from "./config";
 import { BackupAlerts, type ScheduledJob } from "./components/alerts";
 import { CnpgBackups } from "./components/cnpg";
+import { coverageRules } from "./components/coverage";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
 import { MssqlBackup } from "./components/mssql";
@@ -211,6 +212,7 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
                   mssqlJobs,
                   offsiteJobs,
                   drillJobs: drills?.cronJobs ?? [],
+                  coverage: coverageRules(cfg),
               },
               use,
           )
