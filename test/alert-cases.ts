@@ -398,11 +398,19 @@ export function expand(template: string, labels: Labels): string {
     return out;
 }
 
+/** promtool's exp_alerts for alerts of `rule` with these labels: the labels, and the annotations expanded with them. */
+export const expectedAlerts = (rule: AlertRule, firing: Labels[]) =>
+    firing.map((labels) => ({
+        exp_labels: labels,
+        exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expand(v, labels)])),
+    }));
+
 /** Every case of every rule of `args`, in rule order. */
 export const alertCases = (args: AlertsArgs): { spec: AlertSpec; cases: AlertCase[] }[] =>
     alertSpecs(args).map((spec) => ({ spec, cases: CASES[spec.rule.alert](spec) }));
 
-const seriesText = (labels: Labels) => {
+/** A series in promtool's input notation, `name{k="v",...}`. */
+export const seriesText = (labels: Labels) => {
     const { __name__: name, ...rest } = labels;
     return `${name}{${Object.entries(rest)
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
@@ -426,10 +434,7 @@ export function promtoolFiles(args: AlertsArgs, rulesFile = "rules.yaml"): { rul
                 {
                     eval_time: `${c.evalAt}s`,
                     alertname: c.alert,
-                    exp_alerts: c.firing.map((labels) => ({
-                        exp_labels: labels,
-                        exp_annotations: Object.fromEntries(Object.entries(spec.rule.annotations).map(([k, v]) => [k, expand(v, labels)])),
-                    })),
+                    exp_alerts: expectedAlerts(spec.rule, c.firing),
                 },
             ],
         })),

@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { alertSpecs } from "../../components/alerts";
 import { coverageCanFail, coverageRules } from "../../components/coverage";
 import { evaluate, type Snapshot } from "../../scripts/checks";
-import { expand, INTERVAL, promtoolFiles } from "../../test/alert-cases";
+import { expectedAlerts, INTERVAL, promtoolFiles, seriesText } from "../../test/alert-cases";
 import { ALERT_STACKS, alertStackConfig, alertsArgsFor } from "../../test/alert-stacks";
 import { coverageFixture, ksmPvcSeries, pvcObjects } from "../../test/coverage-fixture";
 import { ROOT } from "../harness";
@@ -110,10 +110,8 @@ describe("alert rules under promtool", () => {
             });
             const file = path.join(tmp, "coverage-rules.yaml");
             fs.writeFileSync(file, stringify({ groups: [{ name: "coverage", rules: [spec.rule] }] }));
-            const series = ksmPvcSeries(pvcs).map(({ __name__: name, ...labels }) => ({
-                series: `${name}{${Object.entries(labels)
-                    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-                    .join(",")}}`,
+            const series = ksmPvcSeries(pvcs).map((labels) => ({
+                series: seriesText(labels),
                 values: `1x${hold / INTERVAL + 2}`,
             }));
             const tests = {
@@ -127,12 +125,7 @@ describe("alert rules under promtool", () => {
                             {
                                 eval_time: `${hold}s`,
                                 alertname: spec.rule.alert,
-                                exp_alerts: firing.map((labels) => ({
-                                    exp_labels: labels,
-                                    exp_annotations: Object.fromEntries(
-                                        Object.entries(spec.rule.annotations).map(([k, v]) => [k, expand(v, labels)]),
-                                    ),
-                                })),
+                                exp_alerts: expectedAlerts(spec.rule, firing),
                             },
                         ],
                     },
