@@ -424,6 +424,16 @@ const velero = z
          * false: CSI snapshots need no AWS permission, so Velero's role gets no EC2 action at all.
          */
         nativeSnapshots: z.boolean().default(false),
+        /**
+         * StorageClasses whose volumes Velero's backups capture (a CSI driver with a VolumeSnapshotClass Velero uses).
+         * When set, `npm run verify` and the PersistentVolumeClaimNotBackedUp alert count a PVC in a Velero namespace
+         * as covered only if its class is listed. Default: not checked (every class counts), as nothing in the stack
+         * can see which drivers snapshot.
+         */
+        snapshotStorageClasses: z
+            .array(dnsLabel("a StorageClass name", 253))
+            .min(1, "list at least one StorageClass, or leave the key out")
+            .optional(),
     })
     .prefault({});
 

@@ -4,6 +4,7 @@ import { programConfig, type BaremetalConfig, type Config } from "./config";
 import { BackupAlerts, type AlertsArgs, type ScheduledJob } from "./components/alerts";
 import { BackupDashboard } from "./components/dashboard";
 import { CnpgBackups } from "./components/cnpg";
+import { coverageRules } from "./components/coverage";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
 import { MssqlBackup } from "./components/mssql";
@@ -210,6 +211,7 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         mssqlJobs,
         offsiteJobs,
         drillJobs: drills?.cronJobs ?? [],
+        coverage: coverageRules(cfg),
     };
     const alerts = cfg.alerts.enabled ? new BackupAlerts("backup-alerts", alertsArgs, use) : undefined;
     const dashboard = cfg.dashboard.enabled

@@ -3,13 +3,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays } from "../config";
+import { CNPG_CLUSTER_LABEL, coverageCanFail, OPT_OUT, type CoverageRules } from "./coverage";
 import { owned } from "./ownership";
 
 export interface AlertRule {
-    alert: string;
+    alert: AlertName;
     expr: string;
     for: string;
-    labels: { severity: "critical" | "warning" };
+    /** Severity, and for rules emitted once per schedule or CronJob what tells them apart (Prometheus' duplicate-rule lint). */
+    labels: { severity: "critical" | "warning"; [key: string]: string };
     annotations: { summary: string; description: string; runbook_url: string };
 }
 
@@ -38,6 +40,8 @@ export interface AlertsArgs {
     readonly offsiteJobs?: readonly ScheduledJob[];
     /** Scheduled restore drill CronJobs. Default none. */
     readonly drillJobs?: readonly ScheduledJob[];
+    /** Which PVCs a backup covers (components/coverage.ts); no coverage rule when absent. Default none. */
+    readonly coverage?: CoverageRules;
 }
 
 /** A CronJob whose last success kube-state-metrics reports. */
@@ -51,7 +55,7 @@ export interface ScheduledJob {
 const HOUR = 3600;
 
 /** README anchor of each alert's runbook. */
-export const RUNBOOK_ANCHORS: Record<string, string> = {
+export const RUNBOOK_ANCHORS = {
     VeleroBackupFailed: "alert-velero-backup-failed",
     VeleroBackupNotRunning: "alert-velero-backup-not-running",
     VeleroBackupStorageLocationUnavailable: "alert-velero-backup-storage-location-unavailable",
@@ -61,7 +65,34 @@ export const RUNBOOK_ANCHORS: Record<string, string> = {
     MSSQLBackupMissing: "alert-mssql-backup-missing",
     OffsiteCopyStale: "alert-off-site-copy-stale",
     CNPGRestoreDrillOverdue: "alert-cnpg-restore-drill-overdue",
+    PersistentVolumeClaimNotBackedUp: "alert-persistent-volume-claim-not-backed-up",
 };
+
+/** Every alert this module can emit. */
+export type AlertName = keyof typeof RUNBOOK_ANCHORS;
+
+/**
+ * What one rule watches, in the terms its expression was built from: tests generate the rule's input series and
+ * expected alerts from it (test/alert-cases.ts). Not rendered.
+ */
+export type AlertSubject =
+    | { kind: "velero-failures" }
+    | { kind: "velero-location"; namespace: string }
+    | { kind: "velero-schedule"; schedule: string; limitSeconds: number }
+    | {
+          kind: "cnpg";
+          method: "barmanObjectStore" | "plugin";
+          clusters: readonly { name: string; namespace: string }[];
+          limitSeconds: number;
+      }
+    | { kind: "cronjob"; job: ScheduledJob; limitSeconds: number }
+    | { kind: "coverage"; rules: CoverageRules };
+
+/** A rule and what it watches. */
+export interface AlertSpec {
+    rule: AlertRule;
+    subject: AlertSubject;
+}
 
 /** Seconds a backup on a schedule may age: one interval plus the grace (backups take time). */
 export function maxAgeSeconds(cron: string, graceHours: number): number {
@@ -109,47 +140,67 @@ export function cnpgBackupMetrics(method: "barmanObjectStore" | "plugin"): { las
 
 /** The full rule list for `args` (pure, for tests). */
 export function alertRules(args: AlertsArgs): AlertRule[] {
+    return alertSpecs(args).map((s) => s.rule);
+}
+
+/** A string as a literal inside a PromQL regex matcher: RE2 metacharacters escaped, the escape doubled for the "..." string. */
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, (c) => `\\\\${c}`);
+
+/** The rules for `args` with what each watches (pure). */
+export function alertSpecs(args: AlertsArgs): AlertSpec[] {
     const seconds = (cron: string) => maxAgeSeconds(cron, args.graceHours);
     const grace = `${args.graceHours} hours`;
-    const runbook = (alert: string) => `${args.runbookBaseUrl}#${RUNBOOK_ANCHORS[alert]}`;
-    const rule = (r: Omit<AlertRule, "annotations"> & { summary: string; description: string }): AlertRule => ({
-        alert: r.alert,
-        expr: r.expr,
-        for: r.for,
-        labels: r.labels,
-        annotations: { summary: r.summary, description: r.description, runbook_url: runbook(r.alert) },
+    const runbook = (alert: AlertName) => `${args.runbookBaseUrl}#${RUNBOOK_ANCHORS[alert]}`;
+    const rule = (subject: AlertSubject, r: Omit<AlertRule, "annotations"> & { summary: string; description: string }): AlertSpec => ({
+        rule: {
+            alert: r.alert,
+            expr: r.expr,
+            for: r.for,
+            labels: r.labels,
+            annotations: { summary: r.summary, description: r.description, runbook_url: runbook(r.alert) },
+        },
+        subject,
     });
-    const rules: AlertRule[] = [
-        rule({
-            alert: "VeleroBackupFailed",
-            expr: `increase(velero_backup_failure_total[24h]) > 0 or increase(velero_backup_partial_failure_total[24h]) > 0`,
-            for: "5m",
-            labels: { severity: "critical" },
-            summary: "Velero backup failed",
-            description: "A Velero backup of schedule {{ $labels.schedule }} failed or partially failed in the last 24 hours.",
-        }),
-        rule({
-            // Velero has no metric for its storage location: kube-state-metrics reads the phase (README).
-            alert: "VeleroBackupStorageLocationUnavailable",
-            expr: `velero_backup_storage_location_phase${sel({ namespace: args.veleroNamespace, phase: "Unavailable" })} == 1`,
-            for: "15m",
-            labels: { severity: "critical" },
-            summary: "Velero backup storage location {{ $labels.name }} unavailable",
-            description:
-                "Velero cannot reach backup storage location {{ $labels.name }}: every backup and restore fails until it is Available.",
-        }),
+    const rules: AlertSpec[] = [
+        rule(
+            { kind: "velero-failures" },
+            {
+                alert: "VeleroBackupFailed",
+                expr: `increase(velero_backup_failure_total[24h]) > 0 or increase(velero_backup_partial_failure_total[24h]) > 0`,
+                for: "5m",
+                labels: { severity: "critical" },
+                summary: "Velero backup failed",
+                description: "A Velero backup of schedule {{ $labels.schedule }} failed or partially failed in the last 24 hours.",
+            },
+        ),
+        // Velero has no metric for its storage location: kube-state-metrics reads the phase (README).
+        rule(
+            { kind: "velero-location", namespace: args.veleroNamespace },
+            {
+                alert: "VeleroBackupStorageLocationUnavailable",
+                expr: `velero_backup_storage_location_phase${sel({ namespace: args.veleroNamespace, phase: "Unavailable" })} == 1`,
+                for: "15m",
+                labels: { severity: "critical" },
+                summary: "Velero backup storage location {{ $labels.name }} unavailable",
+                description:
+                    "Velero cannot reach backup storage location {{ $labels.name }}: every backup and restore fails until it is Available.",
+            },
+        ),
     ];
     for (const [schedule, cron] of Object.entries(args.veleroSchedules)) {
         const limit = seconds(cron);
         rules.push(
-            rule({
-                alert: "VeleroBackupNotRunning",
-                expr: `time() - velero_backup_last_successful_timestamp${veleroScheduleSelector(schedule)} > ${limit}`,
-                for: "10m",
-                labels: { severity: "warning" },
-                summary: `Velero schedule ${schedule} overdue`,
-                description: `No successful backup of Velero schedule ${schedule} in ${limit / HOUR} hours (its interval plus ${grace}).`,
-            }),
+            rule(
+                { kind: "velero-schedule", schedule, limitSeconds: limit },
+                {
+                    alert: "VeleroBackupNotRunning",
+                    expr: `time() - velero_backup_last_successful_timestamp${veleroScheduleSelector(schedule)} > ${limit}`,
+                    for: "10m",
+                    labels: { severity: "warning", schedule },
+                    summary: `Velero schedule ${schedule} overdue`,
+                    description: `No successful backup of Velero schedule ${schedule} in ${limit / HOUR} hours (its interval plus ${grace}).`,
+                },
+            ),
         );
     }
     if (args.cnpg && args.cnpg.clusters.length > 0) {
@@ -157,8 +208,9 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
         const byCluster = (expr: string) => `label_replace(${expr}, "cluster", "$1", "pod", "(.+)-[0-9]+")`;
         const { lastBackup } = cnpgBackupMetrics(args.cnpg.method);
         const limit = seconds(args.cnpg.schedule);
+        const subject: AlertSubject = { kind: "cnpg", method: args.cnpg.method, clusters: args.cnpg.clusters, limitSeconds: limit };
         rules.push(
-            rule({
+            rule(subject, {
                 alert: "CNPGWALArchivingFailed",
                 expr: byCluster(`cnpg_pg_stat_archiver_last_failed_time${scope} > cnpg_pg_stat_archiver_last_archived_time${scope}`),
                 for: "5m",
@@ -167,7 +219,7 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
                 description:
                     "The last WAL archive attempt of {{ $labels.pod }} in {{ $labels.namespace }} failed after the last success: point-in-time recovery is falling behind.",
             }),
-            rule({
+            rule(subject, {
                 alert: "CNPGBackupStale",
                 expr: byCluster(`time() - cnpg_pg_stat_archiver_last_archived_time${scope} > ${WAL_STALE_SECONDS}`),
                 for: "10m",
@@ -175,7 +227,7 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
                 summary: "CNPG WAL archiving stale for {{ $labels.cluster }}",
                 description: "No WAL archived for {{ $labels.pod }} in {{ $labels.namespace }} in the last hour.",
             }),
-            rule({
+            rule(subject, {
                 alert: "CNPGBaseBackupTooOld",
                 expr: byCluster(`time() - max by (namespace, pod) (${lastBackup}${scope}) > ${limit}`),
                 for: "10m",
@@ -185,54 +237,114 @@ export function alertRules(args: AlertsArgs): AlertRule[] {
             }),
         );
     }
-    // Late success, or no success at all once the CronJob is older than one interval.
+    // Late success, or no success at all once the CronJob is older than one interval. `max by` folds the series of
+    // several kube-state-metrics replicas and keeps the CronJob's labels in both branches (absent() has them too).
     const overdue = (job: ScheduledJob, limit: number) => {
         const s = cronJobSelector(job);
+        const by = "max by (namespace, cronjob)";
         return (
-            `(time() - max(kube_cronjob_status_last_successful_time${s}) > ${limit})` +
-            ` or (absent(kube_cronjob_status_last_successful_time${s}) and on() (time() - max(kube_cronjob_created${s})) > ${limit})`
+            `(time() - ${by} (kube_cronjob_status_last_successful_time${s}) > ${limit})` +
+            ` or (absent(kube_cronjob_status_last_successful_time${s}) and on() (time() - ${by} (kube_cronjob_created${s})) > ${limit})`
         );
     };
     for (const job of args.mssqlJobs) {
         const limit = seconds(job.schedule);
         rules.push(
-            rule({
-                alert: "MSSQLBackupMissing",
-                expr: overdue(job, limit),
-                for: "10m",
-                labels: { severity: "critical" },
-                summary: `SQL Server backup ${job.namespace}/${job.cronJob} missing`,
-                description: `CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}).`,
-            }),
+            rule(
+                { kind: "cronjob", job, limitSeconds: limit },
+                {
+                    alert: "MSSQLBackupMissing",
+                    expr: overdue(job, limit),
+                    for: "10m",
+                    labels: { severity: "critical", namespace: job.namespace, cronjob: job.cronJob },
+                    summary: `SQL Server backup ${job.namespace}/${job.cronJob} missing`,
+                    description: `CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}).`,
+                },
+            ),
         );
     }
     for (const job of args.offsiteJobs ?? []) {
         const limit = seconds(job.schedule);
         rules.push(
-            rule({
-                alert: "OffsiteCopyStale",
-                expr: overdue(job, limit),
-                for: "10m",
-                labels: { severity: "critical" },
-                summary: "Off-site copy of the backup buckets is stale",
-                description: `The off-site copy CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}): losing the object store now would lose the backups made since.`,
-            }),
+            rule(
+                { kind: "cronjob", job, limitSeconds: limit },
+                {
+                    alert: "OffsiteCopyStale",
+                    expr: overdue(job, limit),
+                    for: "10m",
+                    labels: { severity: "critical", namespace: job.namespace, cronjob: job.cronJob },
+                    summary: "Off-site copy of the backup buckets is stale",
+                    description: `The off-site copy CronJob ${job.namespace}/${job.cronJob} has had no successful run in ${limit / HOUR} hours (its interval plus ${grace}): losing the object store now would lose the backups made since.`,
+                },
+            ),
         );
     }
     for (const job of args.drillJobs ?? []) {
         const limit = seconds(job.schedule);
         rules.push(
-            rule({
-                alert: "CNPGRestoreDrillOverdue",
-                expr: overdue(job, limit),
-                for: "10m",
-                labels: { severity: "warning" },
-                summary: `Restore drill ${job.namespace}/${job.cronJob} failing or not run`,
-                description: `No restore drill of ${job.namespace}/${job.cronJob} has passed in ${limit / HOUR} hours (its interval plus ${grace}): the database's backups are not proven restorable.`,
-            }),
+            rule(
+                { kind: "cronjob", job, limitSeconds: limit },
+                {
+                    alert: "CNPGRestoreDrillOverdue",
+                    expr: overdue(job, limit),
+                    for: "10m",
+                    labels: { severity: "warning", namespace: job.namespace, cronjob: job.cronJob },
+                    summary: `Restore drill ${job.namespace}/${job.cronJob} failing or not run`,
+                    description: `No restore drill of ${job.namespace}/${job.cronJob} has passed in ${limit / HOUR} hours (its interval plus ${grace}): the database's backups are not proven restorable.`,
+                },
+            ),
         );
     }
+    if (args.coverage && coverageCanFail(args.coverage)) rules.push(coverageRule(args.coverage, rule));
     return rules;
+}
+
+/** Label and annotation names kube-state-metrics gives a PVC's allow-listed label and annotation. */
+const ksmName = (prefix: "label" | "annotation", key: string) => `${prefix}_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+export const KSM_CNPG_CLUSTER = ksmName("label", CNPG_CLUSTER_LABEL);
+export const KSM_OPT_OUT = ksmName("annotation", OPT_OUT);
+
+/**
+ * PVCs no backup covers, one series each, by the rules `npm run verify` applies (components/coverage.ts): every PVC,
+ * unless it is in a Velero namespace (with a snapshot StorageClass when those are listed), belongs to a backed-up or
+ * drill CNPG cluster, is a SQL Server volume, or carries the opt-out annotation with a reason. `max by` folds
+ * kube-state-metrics replicas. The alert and the dashboard's coverage panel share it.
+ */
+export function uncoveredPvcsExpr(c: CoverageRules): string {
+    const on = "on (namespace, persistentvolumeclaim)";
+    const info = (matchers: string) => `kube_persistentvolumeclaim_info${matchers === "" ? "" : `{${matchers}}`}`;
+    const anyOf = (values: readonly string[]) => values.map(reEscape).join("|");
+    const covered: string[] = [];
+    const velero = [
+        ...(c.veleroAllNamespaces ? [] : [`namespace=~"${anyOf(c.veleroNamespaces)}"`]),
+        ...(c.snapshotStorageClasses ? [`storageclass=~"${anyOf(c.snapshotStorageClasses)}"`] : []),
+    ];
+    if (c.veleroAllNamespaces || c.veleroNamespaces.length > 0) covered.push(info(velero.join(",")));
+    const byNamespace = new Map<string, string[]>();
+    for (const cl of c.clusters) byNamespace.set(cl.namespace, [...(byNamespace.get(cl.namespace) ?? []), cl.name]);
+    for (const [ns, names] of [...byNamespace].sort(([a], [b]) => a.localeCompare(b)))
+        covered.push(`kube_persistentvolumeclaim_labels{namespace="${ns}",${KSM_CNPG_CLUSTER}=~"${anyOf([...names].sort())}"}`);
+    for (const m of c.mssql) covered.push(info(`namespace="${m.namespace}",persistentvolumeclaim=~".*-${reEscape(m.host)}-[0-9]+"`));
+    covered.push(`kube_persistentvolumeclaim_annotations{${KSM_OPT_OUT}!=""}`);
+    return `max by (namespace, persistentvolumeclaim, storageclass) (${info("")} ${covered.map((x) => `unless ${on} ${x}`).join(" ")})`;
+}
+
+function coverageRule(
+    c: CoverageRules,
+    rule: (subject: AlertSubject, r: Omit<AlertRule, "annotations"> & { summary: string; description: string }) => AlertSpec,
+): AlertSpec {
+    const expr = uncoveredPvcsExpr(c);
+    return rule(
+        { kind: "coverage", rules: c },
+        {
+            alert: "PersistentVolumeClaimNotBackedUp",
+            expr,
+            for: "30m",
+            labels: { severity: "warning" },
+            summary: "PVC {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is not backed up",
+            description: `No backup covers PersistentVolumeClaim {{ $labels.persistentvolumeclaim }} (StorageClass {{ $labels.storageclass }}) in {{ $labels.namespace }}: no Velero schedule includes the namespace${c.snapshotStorageClasses ? " with a snapshot StorageClass" : ""}, no backed-up database owns it, and it has no ${OPT_OUT} annotation saying why not.`,
+        },
+    );
 }
 
 /**
@@ -264,7 +376,17 @@ export function ksmVeleroConfig(): string {
     });
 }
 
-/** The PrometheusRule, and the kube-state-metrics configuration its storage-location rule needs. */
+/**
+ * kube-state-metrics exports a PVC's labels and annotations only when allow-listed: the coverage rule reads the CNPG
+ * cluster label and the opt-out annotation. Values of --metric-labels-allowlist / --metric-annotations-allowlist (the
+ * kube-state-metrics chart's metricLabelsAllowlist / metricAnnotationsAllowList; README).
+ */
+export const KSM_ALLOWLISTS = {
+    labels: `persistentvolumeclaims=[${CNPG_CLUSTER_LABEL}]`,
+    annotations: `persistentvolumeclaims=[${OPT_OUT}]`,
+} as const;
+
+/** The PrometheusRule, and the kube-state-metrics configuration its storage-location and coverage rules need. */
 export class BackupAlerts extends pulumi.ComponentResource {
     /** Names of the alerts emitted. */
     public readonly alerts: string[];
@@ -290,7 +412,15 @@ export class BackupAlerts extends pulumi.ComponentResource {
                     namespace: args.namespace,
                     labels: { "app.kubernetes.io/part-of": "backup-platform" },
                 }),
-                data: { "velero-crs.json": ksmVeleroConfig() },
+                data: {
+                    "velero-crs.json": ksmVeleroConfig(),
+                    "metric-labels-allowlist": KSM_ALLOWLISTS.labels,
+                    "metric-annotations-allowlist": KSM_ALLOWLISTS.annotations,
+                    args: [
+                        `--metric-labels-allowlist=${KSM_ALLOWLISTS.labels}`,
+                        `--metric-annotations-allowlist=${KSM_ALLOWLISTS.annotations}`,
+                    ].join("\n"),
+                },
             },
             { parent: this },
         );

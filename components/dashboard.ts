@@ -14,33 +14,19 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     alertRules,
     cnpgBackupMetrics,
+    uncoveredPvcsExpr,
     cnpgSelector,
     cronJobSelector,
     maxAgeSeconds,
     RUNBOOK_ANCHORS,
     veleroScheduleSelector,
     WAL_STALE_SECONDS,
+    type AlertName,
     type AlertsArgs,
     type ScheduledJob,
 } from "./alerts";
+import { OPT_OUT } from "./coverage";
 import { owned } from "./ownership";
-
-/**
- * PersistentVolumeClaims no backup path covers, one series each: not a CloudNativePG instance's volume (Barman backs
- * those up) and not marked `backup-platform/exclude: "true"`. Needs kube-state-metrics to export the `cnpg.io/cluster`
- * label and that annotation (README, "Dashboard"). The PersistentVolumeClaimNotBackedUp alert should share this one
- * expression: the panel counts whatever it returns.
- */
-export function uncoveredPvcs(): string {
-    return (
-        `kube_persistentvolumeclaim_info` +
-        ` unless on(namespace, persistentvolumeclaim) kube_persistentvolumeclaim_labels{label_cnpg_io_cluster!=""}` +
-        ` unless on(namespace, persistentvolumeclaim) kube_persistentvolumeclaim_annotations{annotation_backup_platform_exclude="true"}`
-    );
-}
-
-/** README section the uncovered-PVC panel links to, until its alert has a runbook of its own. */
-export const UNCOVERED_PVC_RUNBOOK = { title: "Dashboard: PVCs without a backup", anchor: "dashboard" };
 
 /** README section on point-in-time recovery, linked from the recovery-window panels. */
 export const PITR_RUNBOOK = { title: "Runbook: restore to a point in time", anchor: "restore-a-postgresql-database-to-a-point-in-time" };
@@ -71,7 +57,7 @@ interface Runbook {
 }
 
 /** The runbook of an alert. */
-const alertRunbook = (alert: string): Runbook => ({ title: `Runbook: ${alert}`, anchor: RUNBOOK_ANCHORS[alert] });
+const alertRunbook = (alert: AlertName): Runbook => ({ title: `Runbook: ${alert}`, anchor: RUNBOOK_ANCHORS[alert] });
 
 function links(base: string, runbooks: readonly Runbook[]): cog.Builder<grafana.DashboardLink>[] {
     return runbooks.map((r) =>
@@ -129,7 +115,7 @@ const cronJobAge = (job: ScheduledJob) =>
     `(time() - max(kube_cronjob_status_last_successful_time${cronJobSelector(job)})) or (time() - max(kube_cronjob_created${cronJobSelector(job)}))`;
 
 /** The two panels of a CronJob path: age (red at its alert's threshold) and last success time. */
-function cronJobPanels(args: AlertsArgs, job: ScheduledJob, alert: string, what: string): stat.PanelBuilder[] {
+function cronJobPanels(args: AlertsArgs, job: ScheduledJob, alert: AlertName, what: string): stat.PanelBuilder[] {
     const limit = maxAgeSeconds(job.schedule, args.graceHours);
     const runbooks = [alertRunbook(alert)];
     return [
@@ -183,19 +169,21 @@ export function backupDashboard(args: AlertsArgs, uid: string): grafana.Dashboar
     const row = (title: string) => d.withRow(new grafana.RowBuilder(title).id(++id));
     const panel = (p: stat.PanelBuilder) => d.withPanel(p.id(++id));
 
-    row("Coverage");
-    panel(
-        statPanel(base, {
-            title: "PVCs without a backup",
-            description:
-                'PersistentVolumeClaims that are neither a CloudNativePG instance\'s volume nor annotated backup-platform/exclude: "true". Red from 1.',
-            expr: `count(${uncoveredPvcs()}) or vector(0)`,
-            unit: "none",
-            red: 1,
-            runbooks: [UNCOVERED_PVC_RUNBOOK],
-            width: 6,
-        }),
-    );
+    // The alert's own expression, counted: PVCs that no backup path covers, by verify's rules (components/coverage.ts).
+    if (args.coverage) {
+        row("Coverage");
+        panel(
+            statPanel(base, {
+                title: "PVCs without a backup",
+                description: `PersistentVolumeClaims no backup path covers (the PersistentVolumeClaimNotBackedUp alert's expression, counted): not in a namespace a Velero schedule includes, not a backed-up database's volume, no ${OPT_OUT} annotation with a reason. Red from 1.`,
+                expr: `count(${uncoveredPvcsExpr(args.coverage)}) or vector(0)`,
+                unit: "none",
+                red: 1,
+                runbooks: [alertRunbook("PersistentVolumeClaimNotBackedUp")],
+                width: 6,
+            }),
+        );
+    }
 
     row("Velero");
     panel(

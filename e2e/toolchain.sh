@@ -2,13 +2,14 @@
 # Builds the end-to-end toolchain from Go modules and caches it outside the repo, keyed by version:
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
-#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone)
+#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone;
+#                                   promtool)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
 #   e2e/toolchain.sh NAME...                only these: pulumi kubernetes etcd pulumi-resource-kubernetes
 #                                           pulumi-language-nodejs pulumi-resource-random
-#                                           velero velero-plugin-for-aws rclone
+#                                           velero velero-plugin-for-aws rclone promtool
 #   e2e/toolchain.sh --force NAME...        rebuild even if cached
 #   eval "$(e2e/toolchain.sh)"              build, then put everything on PATH
 #
@@ -515,6 +516,38 @@ build_rclone() {
   expect_output "rclone version" "rclone v${v}"$'\n' "${OUT}/rclone" version
 }
 
+# --- promtool ---------------------------------------------------------------------------------
+
+# promtool is cmd/promtool of github.com/prometheus/prometheus, whose Go module versions are
+# v0.<300+minor>.<patch> for Prometheus 3.x (versions.env pins both). Its go.mod has no replace lines
+# today (any version-pinned one would be copied). Built like upstream's .promu.yml: the netgo tag and
+# common/version's Version/Branch set (no commit in the module zip, so Revision stays empty);
+# builtinassets only matters to the prometheus server's web UI.
+build_promtool() {
+  local v="$1" dir="${BUILD_ROOT}/promtool-$1" gomod r mod=github.com/prometheus/prometheus
+  local mv="${PROMETHEUS_MODULE_VERSION}"
+  CURRENT_STEP="download ${mod}@${mv}"
+  gomod="$(module_info "${mod}@${mv}" GoMod)"
+  [[ "$(<"$(module_info "${mod}@${mv}" Dir)/VERSION")" == "$v" ]] ||
+    die "${mod}@${mv} is not Prometheus ${v} (its VERSION file says otherwise); fix versions.env"
+  wrapper_module "$dir" "$(go_directive "$gomod")"
+  tools_file "$dir" "${mod}/cmd/promtool"
+  (
+    cd "$dir"
+    go mod edit -require "${mod}@${mv}"
+    while read -r r; do
+      [[ -n "$r" ]] && go mod edit -replace "$r"
+    done < <(non_local_replaces "$gomod")
+    local req
+    for req in ${PROMETHEUS_WRAPPER_REQUIRES//,/ }; do go mod edit -require "$req"; done
+    step "go mod tidy (promtool wrapper)" go mod tidy
+    step "go build promtool" go build -trimpath -tags "osusergo,netgo" \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=${v} -X github.com/prometheus/common/version.Branch=HEAD" \
+      -o "${OUT}/promtool" "${mod}/cmd/promtool"
+  )
+  expect_output "promtool --version" "promtool, version ${v} " "${OUT}/promtool" --version
+}
+
 # --- main -------------------------------------------------------------------------------------
 
 FORCE=false
@@ -567,7 +600,11 @@ for c in "${COMPONENTS[@]}"; do
     rclone)
       FAIL_HINT="optional: built only when named (issue 13, the off-site copy run for real: e2e/offsite)"
       component rclone "$RCLONE_VERSION" "r${RECIPE} rclone ${RCLONE_VERSION} fs.Version" build_rclone ;;
-    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone)" ;;
+    promtool)
+      FAIL_HINT="optional: built only when named (issue 15, the alert rules evaluated by promtool: e2e/test/alerts.e2e.ts)"
+      component promtool "$PROMETHEUS_VERSION" \
+        "r${RECIPE} promtool ${PROMETHEUS_MODULE_VERSION} ${PROMETHEUS_WRAPPER_REQUIRES}" build_promtool ;;
+    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone promtool)" ;;
   esac
   FAIL_HINT=""
 done

@@ -2,11 +2,12 @@
 // one per PersistentVolumeClaim no backup covers. Pure (snapshot + config + now -> rows), so every
 // rule is testable without a cluster.
 import { maxAgeSeconds } from "../components/alerts";
+import { coverageRules, coveredBy, OPT_OUT } from "../components/coverage";
 import { BARMAN_PLUGIN, objectStoreName, scheduledBackupName } from "../components/cnpg";
 import { drillCronJobName } from "../components/drills";
 import { OFFSITE_CRONJOB } from "../components/offsite";
 import { type Config } from "../config";
-import { drillClusterName, drillReportName, type DrillReport } from "./drill-core";
+import { drillReportName, type DrillReport } from "./drill-core";
 import { type KubeObject } from "./kube";
 
 export type Status = "OK" | "WARN" | "FAIL";
@@ -40,8 +41,7 @@ export interface Snapshot {
     pvcs: KubeObject[];
 }
 
-/** Annotation that opts a PVC out of the coverage check; its value should say why. */
-export const OPT_OUT = "backup.platform/exclude";
+export { OPT_OUT };
 
 type Obj = Record<string, unknown>;
 const meta = (o: KubeObject) => o.metadata ?? {};
@@ -297,33 +297,27 @@ function veleroRows(cfg: Config, snap: Snapshot, now: number): Row[] {
     return rows;
 }
 
-/** Seed 003, "keeping track of backups": every PVC is covered by something, or says why not. */
+/** Seed 003, "keeping track of backups": every PVC is covered by something, or says why not (rules: components/coverage.ts). */
 function coverageRows(cfg: Config, snap: Snapshot): Row[] {
-    const schedules = cfg.ha ? Object.values(cfg.velero.schedules) : [];
-    // A schedule without a namespace list (weekly-full) includes every namespace.
-    const allNamespaces = schedules.some((s) => s.includedNamespaces === undefined && s.includeClusterResources);
-    const veleroNamespaces = new Set(schedules.flatMap((s) => (s.includeClusterResources ? [] : (s.includedNamespaces ?? cfg.namespaces))));
-    const clusters = new Set(cfg.postgres.map((db) => `${db.namespace}/${db.name}`));
-    const drillClusters = new Set(cfg.drills.enabled ? cfg.postgres.map((db) => `${db.namespace}/${drillClusterName(db.name)}`) : []);
-    const mssql = cfg.mssql.map((db) => ({ namespace: db.namespace, pattern: new RegExp(`-${db.host.split(".")[0]}-[0-9]+$`) }));
+    const rules = coverageRules(cfg);
     const rows: Row[] = [];
     let covered = 0;
     for (const pvc of snap.pvcs) {
         const ns = meta(pvc).namespace ?? "";
         const name = `${ns}/${meta(pvc).name ?? ""}`;
-        const cnpg = meta(pvc).labels?.["cnpg.io/cluster"];
-        let by: string | undefined;
-        if (cnpg !== undefined && clusters.has(`${ns}/${cnpg}`)) by = `cnpg ${cnpg}`;
-        else if (cnpg !== undefined && drillClusters.has(`${ns}/${cnpg}`)) by = "restore drill (temporary)";
-        else if (mssql.some((m) => m.namespace === ns && m.pattern.test(meta(pvc).name ?? ""))) by = "sql server backup";
-        else if (allNamespaces || veleroNamespaces.has(ns)) by = "velero";
-        else if (meta(pvc).annotations?.[OPT_OUT] !== undefined) by = `opted out: ${meta(pvc).annotations?.[OPT_OUT] ?? ""}`;
+        const by = coveredBy(rules, {
+            namespace: ns,
+            name: meta(pvc).name ?? "",
+            labels: meta(pvc).labels,
+            annotations: meta(pvc).annotations,
+            storageClassName: spec(pvc).storageClassName as string | undefined,
+        });
         if (by === undefined) {
             rows.push({
                 kind: "pvc",
                 name,
                 status: "FAIL",
-                detail: `unprotected: no Velero schedule includes ${ns}, no database backup owns it, no ${OPT_OUT} annotation`,
+                detail: `unprotected: no Velero schedule includes ${ns}${rules.snapshotStorageClasses ? " with a snapshot StorageClass" : ""}, no database backup owns it, no ${OPT_OUT} annotation with a reason`,
                 facts: { protectedBy: null },
             });
         } else covered++;

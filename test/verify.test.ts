@@ -6,6 +6,9 @@ import { evaluate, OPT_OUT, type Row, type Snapshot } from "../scripts/checks";
 import { KubeError, type KubeObject } from "../scripts/kube";
 import { projectRoot } from "../scripts/stackfile";
 import { EXIT, exitCode, parseArgs, summary, table, USAGE, verify, type Report, type VerifyIo } from "../scripts/verify";
+import { coverageCanFail, coveredBy, coverageRules } from "../components/coverage";
+import { ALERT_STACKS, alertStackConfig } from "./alert-stacks";
+import { coverageFixture, pvcObjects } from "./coverage-fixture";
 import { stackConfig } from "./harness";
 
 const NOW = Date.parse("2026-11-21T12:00:00Z");
@@ -153,6 +156,60 @@ describe("verify checks", () => {
         const snap = healthy();
         snap.pvcs.push(obj("scratch", "cache-0"));
         assert.ok(evaluate(cfg, snap, NOW).every((r) => r.kind !== "pvc" || r.status === "OK"));
+    });
+
+    it("reports exactly the shared coverage fixture's uncovered PVCs (the alert's promtool cases use the same fixture)", () => {
+        for (const st of ALERT_STACKS) {
+            const c = alertStackConfig(st);
+            const pvcs = coverageFixture(coverageRules(c));
+            const snap = { ...healthy(), pvcs: pvcObjects(pvcs) };
+            const failing = evaluate(c, snap, NOW)
+                .filter((r) => r.kind === "pvc" && r.name !== "*")
+                .map((r) => r.name);
+            assert.deepStrictEqual(
+                failing,
+                pvcs.filter((p) => !p.covered).map((p) => `${p.namespace}/${p.name}`),
+                `${st.name}: ${JSON.stringify(pvcs.map((p) => [p.namespace, p.name, p.why, coveredBy(coverageRules(c), p)]))}`,
+            );
+            assert.strictEqual(
+                pvcs.some((p) => !p.covered),
+                coverageCanFail(coverageRules(c)),
+                st.name,
+            );
+        }
+    });
+
+    it("takes a full-cluster schedule as every namespace even with a namespace list, as Velero does", () => {
+        const c = parseConfig({
+            ...stackConfig("baremetal"),
+            velero: {
+                schedules: {
+                    full: { schedule: "0 3 * * 0", ttl: "720h", includeClusterResources: true, includedNamespaces: ["rciis-prod"] },
+                },
+            },
+        });
+        const snap = { ...healthy(), veleroSchedules: [obj("velero", "full")], pvcs: [obj("scratch", "cache-0")] };
+        assert.ok(evaluate(c, snap, NOW).every((r) => r.kind !== "pvc" || r.status === "OK"));
+    });
+
+    it("counts Velero coverage only on the listed snapshot StorageClasses, when listed", () => {
+        const c = parseConfig({ ...stackConfig("baremetal"), velero: { snapshotStorageClasses: ["ceph-block"] } });
+        const snap = healthy();
+        snap.pvcs = [
+            obj("rciis-prod", "data-kafka-0", { spec: { storageClassName: "ceph-block" } }),
+            obj("rciis-prod", "data-zk-0", { spec: { storageClassName: "local-path" } }),
+            obj("rciis-prod", "old-0", { spec: {} }, {}),
+        ];
+        (snap.pvcs[2].metadata as Record<string, unknown>).annotations = { "volume.beta.kubernetes.io/storage-class": "ceph-block" };
+        const rows = evaluate(c, snap, NOW).filter((r) => r.kind === "pvc");
+        assert.deepStrictEqual(
+            rows.map((r) => [r.name, r.status]),
+            [
+                ["*", "FAIL"],
+                ["rciis-prod/data-zk-0", "FAIL"],
+            ],
+        );
+        assert.match(rows[1].detail, /with a snapshot StorageClass/);
     });
 
     it("prints an aligned table", () => {
