@@ -43,6 +43,7 @@ describe("backup alerts", () => {
             "CNPGBaseBackupTooOld",
             "CNPGWALArchivingFailed",
             "MSSQLBackupMissing",
+            "PersistentVolumeClaimNotBackedUp",
             "VeleroBackupFailed",
             "VeleroBackupNotRunning",
             "VeleroBackupStorageLocationUnavailable",
@@ -129,9 +130,20 @@ describe("backup alerts", () => {
     });
 
     it("watches PVCs by verify's coverage rules, from the allow-listed kube-state-metrics labels", async () => {
-        // Both example stacks keep weekly-full, which backs up every namespace: nothing can be uncovered, no rule.
-        assert.strictEqual(byName(bm, "PersistentVolumeClaimNotBackedUp").length, 0);
-        assert.strictEqual(byName(aws, "PersistentVolumeClaimNotBackedUp").length, 0);
+        // Both example stacks keep weekly-full, which backs up every namespace, and list their snapshot class: the rule
+        // watches the class only. Without the class list nothing could be uncovered, and there is no rule.
+        const on0 = "unless on (namespace, persistentvolumeclaim)";
+        for (const [r0, cls] of [
+            [bm, "ceph-rbd-single"],
+            [aws, "gp3"],
+        ] as const) {
+            const [only] = byName(r0, "PersistentVolumeClaimNotBackedUp");
+            assert.ok(only.expr.includes(`${on0} kube_persistentvolumeclaim_info{storageclass=~"${cls}"}`), only.expr);
+        }
+        const noClasses = await render("baremetal", (raw) => {
+            delete (raw.velero as Raw).snapshotStorageClasses;
+        });
+        assert.strictEqual(byName(noClasses, "PersistentVolumeClaimNotBackedUp").length, 0);
         const r = await render("baremetal", (raw) =>
             Object.assign(raw, {
                 velero: {

@@ -59,7 +59,10 @@ function healthy(): Snapshot {
                 { "velero.io/schedule-name": "weekly-full" },
             ),
         ],
-        pvcs: [obj("rciis-prod", "data-kafka-0"), obj("rciis-prod", "esb-postgres-1", {}, { "cnpg.io/cluster": "esb-postgres" })],
+        pvcs: [
+            obj("rciis-prod", "data-kafka-0", { spec: { storageClassName: "ceph-rbd-single" } }),
+            obj("rciis-prod", "esb-postgres-1", {}, { "cnpg.io/cluster": "esb-postgres" }),
+        ],
     };
 }
 
@@ -154,7 +157,7 @@ describe("verify checks", () => {
 
     it("treats a schedule without a namespace list as covering every namespace", () => {
         const snap = healthy();
-        snap.pvcs.push(obj("scratch", "cache-0"));
+        snap.pvcs.push(obj("scratch", "cache-0", { spec: { storageClassName: "ceph-rbd-single" } }));
         assert.ok(evaluate(cfg, snap, NOW).every((r) => r.kind !== "pvc" || r.status === "OK"));
     });
 
@@ -188,7 +191,11 @@ describe("verify checks", () => {
                 },
             },
         });
-        const snap = { ...healthy(), veleroSchedules: [obj("velero", "full")], pvcs: [obj("scratch", "cache-0")] };
+        const snap = {
+            ...healthy(),
+            veleroSchedules: [obj("velero", "full")],
+            pvcs: [obj("scratch", "cache-0", { spec: { storageClassName: "ceph-rbd-single" } })],
+        };
         assert.ok(evaluate(c, snap, NOW).every((r) => r.kind !== "pvc" || r.status === "OK"));
     });
 
