@@ -186,6 +186,18 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "minute 0-59",
     ),
     bm(
+        "an empty list of snapshot StorageClasses",
+        (r) => (section(r, "velero").snapshotStorageClasses = []),
+        "backup:velero.snapshotStorageClasses",
+        "list at least one StorageClass",
+    ),
+    aws(
+        "a snapshot StorageClass name with capitals and an underscore",
+        (r) => (section(r, "velero").snapshotStorageClasses = ["GP3_fast"]),
+        "backup:velero.snapshotStorageClasses[0]",
+        "lowercase letters, digits and '-'",
+    ),
+    bm(
         "a drill schedule with seconds",
         (r) => (r.drills = { enabled: true, schedule: "0 0 5 * * 0" }),
         "backup:drills.schedule",
