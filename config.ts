@@ -7,16 +7,17 @@ import { Cron } from "croner";
 import { z } from "zod";
 import {
     bucketCollision,
+    type BucketConsumer,
+    type BucketWriters,
     cnpgPrefix,
     CRONJOB_NAME_MAX,
     DNS_LABEL_MAX,
     dnsLabelProblem,
+    drillClusterName,
     labelValueProblem,
     mssqlBackupJobName,
     mssqlRestoreJobName,
-    type BucketConsumer,
-    type BucketWriters,
-} from "./names";
+} from "./core/names";
 
 /** Config namespace: keys are written `backup:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "backup";
@@ -762,9 +763,6 @@ const drills = z
     })
     .prefault({});
 
-/** Suffix of a drill's temporary cluster: `<database>-drill`. */
-export const DRILL_SUFFIX = "-drill";
-
 const common = {
     /** High-availability profile: Velero schedules, ServiceMonitor, 3-replica descheduler. Default true. */
     ha: z.boolean().default(true),
@@ -808,7 +806,7 @@ function checkDrills(cfg: Parsed, ctx: Ctx): void {
     if (!cfg.drills.enabled) return;
     const names = new Set([...cfg.postgres.map((db) => db.name), ...cfg.cnpg.recoveries.map((r) => r.name)]);
     cfg.postgres.forEach((db, i) => {
-        const drill = `${db.name}${DRILL_SUFFIX}`;
+        const drill = drillClusterName(db.name);
         if (drill.length > 50) {
             ctx.addIssue({
                 code: "custom",

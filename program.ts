@@ -12,7 +12,7 @@ import { ownedNamespace } from "./components/namespaces";
 import { OFFSITE_POD_SECURITY, OffsiteCopy } from "./components/offsite";
 import { Velero, veleroPodSecurity } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
+import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./core/targets";
 import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */

@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays } from "../config";
 import { CNPG_CLUSTER_LABEL, coverageCanFail, OPT_OUT, type CoverageRules } from "./coverage";
-import { owned } from "./ownership";
+import { owned } from "../core/ownership";
 
 export interface AlertRule {
     alert: AlertName;

@@ -3,22 +3,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type RecoveryConfig } from "../config";
-import { s3Uri, type BackupTarget } from "../stacks/targets";
-import { owned } from "./ownership";
+import { s3Uri, type BackupTarget } from "../core/targets";
+import { owned } from "../core/ownership";
+import { BARMAN_PLUGIN, objectStoreName, scheduledBackupName } from "../core/names";
 
 export type BackupMethod = "barmanObjectStore" | "plugin";
 
-/** The Barman Cloud Plugin's name, as Clusters and ScheduledBackups reference it. */
-export const BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
 /** Field manager of every patch this program applies to application-owned Clusters. */
 export const FIELD_MANAGER = "backup-platform";
 /** Secret (per namespace) holding the endpoint CA bundle, when the endpoint uses a private CA. */
 export const CA_SECRET = "backup-endpoint-ca";
-
-/** ObjectStore name for a cluster's archive. */
-export const objectStoreName = (cluster: string): string => `${cluster}-backup`;
-/** ScheduledBackup name for a cluster. */
-export const scheduledBackupName = (cluster: string): string => `${cluster}-base-backup`;
 
 /**
  * boto3 1.36+ (inside barman-cloud) sends checksums that S3-compatible stores such as older Ceph RGW

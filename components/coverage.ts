@@ -2,7 +2,7 @@
 // PVCs it reads (scripts/checks.ts) and the PersistentVolumeClaimNotBackedUp alert applies the same rules to
 // kube-state-metrics' PVC series (components/alerts.ts). Both take their inputs from coverageRules(cfg).
 import { type Config } from "../config";
-import { drillClusterName } from "../scripts/drill-core";
+import { drillClusterName } from "../core/names";
 
 /** Annotation that opts a PVC out of the coverage check; its value says why (an empty value opts nothing out). */
 export const OPT_OUT = "backup.platform/exclude";

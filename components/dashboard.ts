@@ -26,7 +26,7 @@ import {
     type ScheduledJob,
 } from "./alerts";
 import { OPT_OUT } from "./coverage";
-import { owned } from "./ownership";
+import { owned } from "../core/ownership";
 
 /** README section on point-in-time recovery, linked from the recovery-window panels. */
 export const PITR_RUNBOOK = { title: "Runbook: restore to a point in time", anchor: "restore-a-postgresql-database-to-a-point-in-time" };

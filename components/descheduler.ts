@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type Config } from "../config";
 import { CHARTS, chartSource } from "./charts";
-import { chartTransforms } from "./ownership";
+import { chartTransforms } from "../core/ownership";
 
 export type DeschedulerSettings = Config["descheduler"];
 

@@ -8,22 +8,22 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { type Resources } from "../config";
+import { type DrillTemplate } from "../scripts/drill-core";
+import { type BackupTarget } from "../core/targets";
+import { drillClusterSpec, needsOwnStore, sourceStoreName, sourceStoreSpec, type BackupMethod } from "./cnpg";
+import { cronJobPolicy } from "../core/cronjob";
+import { owned } from "../core/ownership";
 import {
+    DRILL_LABEL,
     drillCheckJobName,
     drillClusterName,
+    drillCronJobName,
     drillReportName,
     drillTemplateName,
+    objectStoreName,
     recoveryJobName,
-    DRILL_LABEL,
-    type DrillTemplate,
-} from "../scripts/drill-core";
-import { type BackupTarget } from "../stacks/targets";
-import { drillClusterSpec, needsOwnStore, objectStoreName, sourceStoreName, sourceStoreSpec, type BackupMethod } from "./cnpg";
-import { cronJobPolicy } from "./cron";
-import { owned } from "./ownership";
+} from "../core/names";
 
-/** CronJob of a database's scheduled drill (at most 52 characters: database names are at most 44 with drills). */
-export const drillCronJobName = (database: string): string => `${database}-drill`;
 /** ServiceAccount, Role and RoleBinding of a database's drill runner. */
 export const drillRunnerName = (database: string): string => `${database}-drill-runner`;
 /** ConfigMap with the runner's code, one per namespace. */

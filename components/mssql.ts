@@ -4,10 +4,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type MssqlDatabase } from "../config";
-import { mssqlBackupJobName, mssqlRestoreJobName } from "../names";
-import { type BackupTarget } from "../stacks/targets";
-import { cronJobPolicy } from "./cron";
-import { owned } from "./ownership";
+import { mssqlBackupJobName, mssqlRestoreJobName } from "../core/names";
+import { type BackupTarget } from "../core/targets";
+import { cronJobPolicy } from "../core/cronjob";
+import { owned } from "../core/ownership";
 import { assertSqlSafe, type Part, sqlIdentifier, sqlString, SqlcmdVariable, TsqlError } from "./tsql";
 
 /** Where SQL Server's images keep sqlcmd (mssql-tools18). */

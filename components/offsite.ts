@@ -6,13 +6,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cronIntervalDays, type Resources } from "../config";
-import { type OffsiteDestination, type ReplicationSource } from "../stacks/targets";
-import { cronJobPolicy } from "./cron";
+import { type OffsiteDestination, type ReplicationSource } from "../core/targets";
+import { cronJobPolicy } from "../core/cronjob";
 import { type PodSecurityLevel } from "./namespaces";
-import { owned } from "./ownership";
+import { owned } from "../core/ownership";
+import { OFFSITE_CRONJOB } from "../core/names";
 
-/** CronJob name in the off-site namespace (verify and the alert look it up). */
-export const OFFSITE_CRONJOB = "offsite-copy";
 /** Secret holding the source (and, for a program-created destination, the destination) keys. */
 export const OFFSITE_SECRET = "offsite-s3-credentials";
 /** ConfigMap with the source endpoint's private CA, when there is one. */

@@ -4,10 +4,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { type Resources, type VeleroScheduleConfig } from "../config";
-import { type BackupTarget } from "../stacks/targets";
+import { type BackupTarget } from "../core/targets";
 import { CHARTS, chartSource } from "./charts";
 import { type PodSecurityLevel } from "./namespaces";
-import { chartTransforms } from "./ownership";
+import { chartTransforms } from "../core/ownership";
 
 export interface VeleroArgs {
     /** Where backups go and how Velero authenticates. */

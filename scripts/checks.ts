@@ -3,12 +3,10 @@
 // rule is testable without a cluster.
 import { maxAgeSeconds } from "../components/alerts";
 import { coverageRules, coveredBy, OPT_OUT } from "../components/coverage";
-import { BARMAN_PLUGIN, objectStoreName, scheduledBackupName } from "../components/cnpg";
-import { drillCronJobName } from "../components/drills";
-import { OFFSITE_CRONJOB } from "../components/offsite";
 import { type Config } from "../config";
-import { drillReportName, type DrillReport } from "./drill-core";
+import { type DrillReport } from "./drill-core";
 import { type KubeObject } from "./kube";
+import { BARMAN_PLUGIN, drillCronJobName, drillReportName, objectStoreName, OFFSITE_CRONJOB, scheduledBackupName } from "../core/names";
 
 export type Status = "OK" | "WARN" | "FAIL";
 

@@ -5,6 +5,16 @@
 // (drill-job.ts) both run this; tests run it against a fake client or a real API server.
 // No runtime imports: the in-cluster runner ships this file without node_modules.
 import type { KubeObject } from "./kube";
+import {
+    DRILL_LABEL,
+    drillCheckJobName,
+    drillClusterName,
+    drillReportName,
+    drillTemplateName,
+    recoveryJobName,
+    REPORT_LABEL,
+    RUN_ANNOTATION,
+} from "../core/names";
 
 /** The API calls a drill makes. `Kube` satisfies it; tests pass fakes. */
 export interface DrillClient {
@@ -18,24 +28,6 @@ export interface DrillClient {
     apply(path: string, obj: KubeObject, manager: string): Promise<KubeObject | undefined>;
 }
 
-// ---- names, shared with the program (components/drills.ts) and verify --------------------------
-
-/** The temporary cluster: a fixed name per database, so on AWS one IRSA role can trust its service account. */
-export const drillClusterName = (database: string): string => `${database}-drill`;
-/** ConfigMap the program deploys with the drill's recovery source (key `template.json`). */
-export const drillTemplateName = (database: string): string => `${database}-drill-template`;
-/** ConfigMap the in-cluster runner writes its last report to (key `report.json`). */
-export const drillReportName = (database: string): string => `${database}-drill-report`;
-/** Job running the check query. */
-export const drillCheckJobName = (database: string): string => `${database}-drill-check`;
-/** CNPG's recovery Job of the drill cluster's first instance. */
-export const recoveryJobName = (cluster: string): string => `${cluster}-1-full-recovery`;
-/** Label on everything a drill creates; its value is the database drilled. */
-export const DRILL_LABEL = "backup.platform/drill-of";
-/** Annotation proving which run created an object: cleanup deletes only its own. */
-export const RUN_ANNOTATION = "backup.platform/drill-run";
-/** Label of report ConfigMaps (verify lists them). */
-export const REPORT_LABEL = "backup.platform/drill-report";
 /** Field manager of the report ConfigMap. */
 export const FIELD_MANAGER = "backup-platform-drill";
 export const HEALTHY_PHASE = "Cluster in healthy state";

@@ -6,11 +6,11 @@
 import { parseArgs as parseCommandLine } from "util";
 import { parseConfigMap, type Config } from "../config";
 import { evaluate, type Row, type Snapshot } from "./checks";
-import { REPORT_LABEL } from "./drill-core";
 import { apiPath, Kube, type KubeObject, type KubeOptions } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
 import { runCli } from "./cli";
 import { sleep, watch, type Refresh, type WatchOptions } from "./watch";
+import { REPORT_LABEL } from "../core/names";
 
 /** The documented exit codes. */
 export const EXIT = {

@@ -2,7 +2,7 @@
 // CloudNativePG cluster, and an IAM user for SQL Server (which cannot use IRSA).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DRILL_SUFFIX, type AwsConfig } from "../config";
+import { type AwsConfig } from "../config";
 import { createConsumerSecret, secretLayout } from "./credentials";
 import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix } from "./layout";
 import { CNPG_OBJECT_ACTIONS, KMS_READER_ACTIONS, KMS_WRITER_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
@@ -10,7 +10,8 @@ import { kmsThroughS3, veleroSnapshotStatements } from "./grants";
 import { replicateBuckets, type Replica } from "./replication";
 import { backupKey, barmanListBucket, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
 import { statefulOptions } from "./safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "./targets";
+import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "../core/targets";
+import { drillClusterName } from "../core/names";
 
 export interface AwsStorageArgs {
     /** Validated stack configuration (platform aws). */
@@ -195,10 +196,10 @@ export class AwsStorage extends pulumi.ComponentResource {
         if (cfg.drills.enabled) {
             for (const db of cfg.postgres) {
                 const prefix = postgresPrefix(db.name);
-                const sa = { namespace: db.namespace, name: `${db.name}${DRILL_SUFFIX}` };
+                const sa = { namespace: db.namespace, name: drillClusterName(db.name) };
                 const decrypt = kmsStatements("cnpg", [`${bucketArn("cnpg")}/${prefix}/*`], KMS_READER_ACTIONS);
                 const roleArn = this.irsaRole(
-                    `${name}-cnpg-${db.name}${DRILL_SUFFIX}`,
+                    `${name}-cnpg-${drillClusterName(db.name)}`,
                     oidc,
                     sa,
                     decrypt.apply((kms) => [

@@ -20,8 +20,15 @@ import {
 import { cnpgReaderLayout, createConsumerSecret, secretLayout } from "./credentials";
 import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "./layout";
 import { statefulOptions } from "./safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer, type ReplicationSource, type SecretCredentials } from "./targets";
-import { owned } from "../components/ownership";
+import {
+    mssqlKey,
+    type BackupTarget,
+    type BackupTargets,
+    type Consumer,
+    type ReplicationSource,
+    type SecretCredentials,
+} from "../core/targets";
+import { owned } from "../core/ownership";
 
 interface ObjectUserKeys {
     accessKeyId: pulumi.Output<string>;

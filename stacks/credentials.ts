@@ -2,8 +2,8 @@
 // This replaces the seeds' imperative `kubectl create secret` loop.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type Consumer, type SecretCredentials } from "./targets";
-import { owned } from "../components/ownership";
+import { type Consumer, type SecretCredentials } from "../core/targets";
+import { owned } from "../core/ownership";
 
 export const veleroSecretName = "velero-s3-credentials";
 export const cnpgSecretName = "cnpg-s3-credentials";

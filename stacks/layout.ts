@@ -2,8 +2,8 @@
 // and how long objects live. Both platforms turn this plan into their own resources.
 import * as assert from "assert";
 import { activeConsumers, bucketWriters, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
-import { bucketCollision, cnpgPrefix, VELERO_EXPIRING, VELERO_RESERVED } from "../names";
-import { type Consumer } from "./targets";
+import { bucketCollision, cnpgPrefix, VELERO_EXPIRING, VELERO_RESERVED } from "../core/names";
+import { type Consumer } from "../core/targets";
 
 /** One writer inside a bucket. */
 export interface BucketUser {

@@ -9,7 +9,7 @@ import { kmsThroughS3 } from "./grants";
 import { offsiteLifecycle, planBuckets } from "./layout";
 import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
 import { statefulOptions } from "./safety";
-import { type OffsiteDestination } from "./targets";
+import { type OffsiteDestination } from "../core/targets";
 
 /** What the copy job's user may do in the off-site bucket: upload and read back (checksums), never delete. */
 export const OFFSITE_WRITER_ACTIONS = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"];

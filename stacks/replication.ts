@@ -8,7 +8,7 @@ import { replicaBucketName, type AwsConfig } from "../config";
 import { viaS3 } from "./grants";
 import { type BucketPlan } from "./layout";
 import { backupKey, guardedBucket, policyJson, type Statement } from "./s3";
-import { type Consumer } from "./targets";
+import { type Consumer } from "../core/targets";
 
 /** Id of the one replication rule on each source bucket (CloudWatch's RuleId dimension). */
 export const REPLICATION_RULE_ID = "offsite";

@@ -4,10 +4,8 @@
 // renders exactly the rules the program renders, so the generated promtool cases test the real rules.
 import { type AlertsArgs } from "../components/alerts";
 import { coverageRules } from "../components/coverage";
-import { drillCronJobName } from "../components/drills";
-import { OFFSITE_CRONJOB } from "../components/offsite";
 import { type Config, parseConfig } from "../config";
-import { mssqlBackupJobName } from "../names";
+import { drillCronJobName, mssqlBackupJobName, OFFSITE_CRONJOB } from "../core/names";
 import { type Raw, stackConfig } from "./harness";
 
 export interface AlertStack {

@@ -4,19 +4,15 @@
 import * as assert from "assert";
 import { type KubeObject } from "../scripts/kube";
 import {
-    drillCheckJobName,
-    drillClusterName,
-    drillTemplateName,
     paths,
-    recoveryJobName,
     runDrill,
-    DRILL_LABEL,
     HEALTHY_PHASE,
     type DrillClient,
     type DrillOptions,
     type DrillReport,
     type DrillTemplate,
 } from "../scripts/drill-core";
+import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName } from "../core/names";
 
 /** What a scenario needs from the API under test. */
 export interface DrillEnv {

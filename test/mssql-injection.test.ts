@@ -7,7 +7,7 @@ import { parseConfig, type MssqlDatabase } from "../config";
 import { backupSql, credentialSql, MssqlBackup, restoreSql } from "../components/mssql";
 import { assertSqlSafe, SqlcmdVariable, sqlIdentifier, sqlString, TsqlError } from "../components/tsql";
 import { record } from "../scripts/recorder";
-import { type BackupTarget } from "../stacks/targets";
+import { type BackupTarget } from "../core/targets";
 import { render, stackConfig, type Raw } from "./harness";
 import { sqlcmdCommands, sqlcmdVariables, statements, tokenize, type Token } from "./tsql-lexer";
 

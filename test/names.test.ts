@@ -1,7 +1,14 @@
 // The longest names config validation lets through still give valid Kubernetes names and label values in
 // everything the program renders: the limits in config.ts and names.ts agree with what Kubernetes accepts.
 import * as assert from "assert";
-import { CRONJOB_NAME_MAX, DNS_LABEL_MAX, labelValueProblem, mssqlBackupJobName, mssqlRestoreJobName, mssqlScriptsName } from "../names";
+import {
+    CRONJOB_NAME_MAX,
+    DNS_LABEL_MAX,
+    labelValueProblem,
+    mssqlBackupJobName,
+    mssqlRestoreJobName,
+    mssqlScriptsName,
+} from "../core/names";
 import { render, type Raw } from "./harness";
 
 const LONGEST_MSSQL = `R${"x".repeat(37)}Z`;

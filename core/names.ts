@@ -96,3 +96,41 @@ export function bucketCollision(
     }
     return undefined;
 }
+
+// ---- CloudNativePG -------------------------------------------------------------------------------
+
+/** The Barman Cloud Plugin's name, as Clusters and ScheduledBackups reference it. */
+export const BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
+/** ObjectStore name for a cluster's archive. */
+export const objectStoreName = (cluster: string): string => `${cluster}-backup`;
+/** ScheduledBackup name for a cluster. */
+export const scheduledBackupName = (cluster: string): string => `${cluster}-base-backup`;
+
+// ---- restore drills: the program, the in-cluster runner, verify and the AWS trust policy share these ----------------
+
+/**
+ * A drill's temporary cluster: a fixed name per database, so on AWS one IRSA role can trust its service account
+ * (CNPG names the service account after the cluster).
+ */
+export const drillClusterName = (database: string): string => `${database}-drill`;
+/** CronJob of a database's scheduled drill (at most 52 characters: database names are at most 44 with drills). */
+export const drillCronJobName = (database: string): string => `${database}-drill`;
+/** ConfigMap the program deploys with the drill's recovery source (key `template.json`). */
+export const drillTemplateName = (database: string): string => `${database}-drill-template`;
+/** ConfigMap the in-cluster runner writes its last report to (key `report.json`). */
+export const drillReportName = (database: string): string => `${database}-drill-report`;
+/** Job running the check query. */
+export const drillCheckJobName = (database: string): string => `${database}-drill-check`;
+/** CNPG's recovery Job of the drill cluster's first instance. */
+export const recoveryJobName = (cluster: string): string => `${cluster}-1-full-recovery`;
+/** Label on everything a drill creates; its value is the database drilled. */
+export const DRILL_LABEL = "backup.platform/drill-of";
+/** Annotation proving which run created an object: cleanup deletes only its own. */
+export const RUN_ANNOTATION = "backup.platform/drill-run";
+/** Label of report ConfigMaps (verify lists them). */
+export const REPORT_LABEL = "backup.platform/drill-report";
+
+// ---- off-site copy -------------------------------------------------------------------------------
+
+/** CronJob name in the off-site namespace (verify and the alert look it up). */
+export const OFFSITE_CRONJOB = "offsite-copy";
