@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { type Resources } from "../config";
-import { type DrillTemplate } from "../scripts/drill-core";
+import { type DrillTemplate } from "../drill/core";
 import { type BackupTarget } from "../core/targets";
 import { drillClusterSpec, needsOwnStore, sourceStoreName, sourceStoreSpec, type BackupMethod } from "./cnpg";
 import { cronJobPolicy } from "../core/cronjob";

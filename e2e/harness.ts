@@ -8,8 +8,8 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import { CHARTS } from "../components/charts";
 
-import { apiPath, Kube } from "../scripts/kube";
-import { projectRoot, readStackConfig, stackFile } from "../scripts/stackfile";
+import { apiPath, Kube } from "../cli/kube";
+import { projectRoot, readStackConfig, stackFile } from "../cli/stackfile";
 
 export const ROOT = projectRoot;
 const E2E = path.join(ROOT, "e2e");

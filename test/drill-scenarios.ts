@@ -2,16 +2,8 @@
 // real local API server in the end-to-end tests. The test plays the operators: CloudNativePG (the
 // drill cluster's status, its recovery Job) and the Job controller (the check Job's status).
 import * as assert from "assert";
-import { type KubeObject } from "../scripts/kube";
-import {
-    paths,
-    runDrill,
-    HEALTHY_PHASE,
-    type DrillClient,
-    type DrillOptions,
-    type DrillReport,
-    type DrillTemplate,
-} from "../scripts/drill-core";
+import { type KubeObject } from "../cli/kube";
+import { paths, runDrill, HEALTHY_PHASE, type DrillClient, type DrillOptions, type DrillReport, type DrillTemplate } from "../drill/core";
 import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName } from "../core/names";
 
 /** What a scenario needs from the API under test. */

@@ -18,9 +18,9 @@ import {
     DrillError,
     HEALTHY_PHASE,
     type DrillTemplate,
-} from "../scripts/drill-core";
-import { drillTarget, parseArgs, UsageError } from "../scripts/drill";
-import { type KubeObject } from "../scripts/kube";
+} from "../drill/core";
+import { drillTarget, parseArgs, UsageError } from "../cli/drill";
+import { type KubeObject } from "../cli/kube";
 import { drillScenarios, sourceCluster, template, DATABASE, SOURCE_IMAGE } from "./drill-scenarios";
 import { FakeKube } from "./fakekube";
 import { crdValidator, owned, render, stackConfig, type Raw, type Rendered } from "./harness";
@@ -225,7 +225,7 @@ describe("npm run drill (command line)", () => {
     });
 
     it("exits 64 on a usage error and 2 on a configuration problem, before touching any cluster", () => {
-        const script = path.join(__dirname, "..", "scripts", "drill.js");
+        const script = path.join(__dirname, "..", "cli", "drill.js");
         const usage = spawnSync(process.execPath, [script, "--stack", "baremetal"], { encoding: "utf8" });
         assert.strictEqual(usage.status, 64);
         assert.match(usage.stderr, /usage: npm run drill -- --stack <name> --database <name>/);

@@ -5,8 +5,8 @@ import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { podSecurityLabels } from "../components/namespaces";
 import { copyScript } from "../components/offsite";
 import { parseConfig } from "../config";
-import { evaluate, type Row, type Snapshot } from "../scripts/checks";
-import { type KubeObject } from "../scripts/kube";
+import { evaluate, type Row, type Snapshot } from "../cli/checks";
+import { type KubeObject } from "../cli/kube";
 import { clone, crdValidator, list, owned, render, stackConfig, statements, type Raw, type Rendered, type Statement } from "./harness";
 import { accessTable } from "./rgw-policy";
 

@@ -9,7 +9,7 @@
 //
 // With --target-time the stack also declares a `cnpg.recoveries` entry to that time, and the output
 // carries the drill Cluster the drill runner would create from the rendered template.
-import { drillCluster, type DrillTemplate } from "../../scripts/drill-core";
+import { drillCluster, type DrillTemplate } from "../../drill/core";
 import { flagArgs, renderBaremetal, runCli } from "../render-local";
 
 /** Suffix of the declared recovery's cluster name. */

@@ -11,7 +11,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { alertSpecs } from "../../components/alerts";
 import { coverageCanFail, coverageRules } from "../../components/coverage";
-import { evaluate, type Snapshot } from "../../scripts/checks";
+import { evaluate, type Snapshot } from "../../cli/checks";
 import { expectedAlerts, INTERVAL, promtoolFiles, seriesText } from "../../test/alert-cases";
 import { ALERT_STACKS, alertStackConfig, alertsArgsFor } from "../../test/alert-stacks";
 import { coverageFixture, ksmPvcSeries, pvcObjects } from "../../test/coverage-fixture";

@@ -12,7 +12,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { dashboardQueries } from "../../components/dashboard";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { ROOT } from "../harness";
 
 /** Builds promtool (cached) and returns its path. */

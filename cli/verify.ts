@@ -8,7 +8,7 @@ import { parseConfigMap, type Config } from "../config";
 import { evaluate, type Row, type Snapshot } from "./checks";
 import { apiPath, Kube, type KubeObject, type KubeOptions } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
-import { runCli } from "./cli";
+import { runCli } from "./run";
 import { sleep, watch, type Refresh, type WatchOptions } from "./watch";
 import { REPORT_LABEL } from "../core/names";
 

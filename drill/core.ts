@@ -4,7 +4,7 @@
 // drill created whatever happened. The command line (drill.ts) and the in-cluster runner
 // (drill-job.ts) both run this; tests run it against a fake client or a real API server.
 // No runtime imports: the in-cluster runner ships this file without node_modules.
-import type { KubeObject } from "./kube";
+import type { KubeObject } from "../cli/kube";
 import {
     DRILL_LABEL,
     drillCheckJobName,

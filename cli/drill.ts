@@ -5,10 +5,10 @@
 // the recovered point, and deletes the temporary cluster whatever happened. Exits 0 when the drill
 // passed, 1 when it failed, 2 on a configuration problem, 64 on a usage error.
 import { parseConfigMap, type Config } from "../config";
-import { runDrill, summary } from "./drill-core";
+import { runDrill, summary } from "../drill/core";
 import { Kube } from "./kube";
 import { readStackConfig, stackFile } from "./stackfile";
-import { runCli } from "./cli";
+import { runCli } from "./run";
 
 export interface DrillArgs {
     stack: string;

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { projectRoot, readStackConfig, stackFile } from "./stackfile";
+import { projectRoot, readStackConfig, stackFile } from "../../cli/stackfile";
 
 interface Sample {
     wallMs: number;
@@ -111,7 +111,7 @@ function main(): void {
     say("\n### 4. Cold start: time to first resource registered (baremetal)\n");
     say("| mode | first resource ms | total ms |");
     say("| --- | --- | --- |");
-    const tsChild = path.join(projectRoot, "scripts", "bench-child.ts");
+    const tsChild = path.join(projectRoot, "e2e", "bench", "bench-child.ts");
     const cold = interleaved({
         "precompiled JavaScript (shipped)": () => measure([child, "--stack", "baremetal"]),
         "TypeScript via ts-node (transpile only)": () =>

@@ -4,8 +4,8 @@
 // (min-max beside them); prints Markdown.
 import * as fs from "fs";
 import * as path from "path";
-import { kube, localOverrides, startCluster, toolchainEnv, Workspace } from "../e2e/harness";
-import { apiPath } from "./kube";
+import { kube, localOverrides, startCluster, toolchainEnv, Workspace } from "../harness";
+import { apiPath } from "../../cli/kube";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
@@ -42,7 +42,7 @@ function emptyWorkspace(env: NodeJS.ProcessEnv, kubeconfig: string): Workspace {
     const entry = path.join(ws.dir, "empty-entry.js");
     fs.writeFileSync(
         entry,
-        `module.exports = () => require(${JSON.stringify(path.join(ws.dir, "bin", "scripts", "empty-program.js"))}).emptyProgram("baremetal");\n`,
+        `module.exports = () => require(${JSON.stringify(path.join(ws.dir, "bin", "e2e", "bench", "empty-program.js"))}).emptyProgram("baremetal");\n`,
     );
     fs.writeFileSync(
         path.join(ws.dir, "Pulumi.yaml"),

@@ -4,7 +4,7 @@
 import { maxAgeSeconds } from "../components/alerts";
 import { coverageRules, coveredBy, OPT_OUT } from "../components/coverage";
 import { type Config } from "../config";
-import { type DrillReport } from "./drill-core";
+import { type DrillReport } from "../drill/core";
 import { type KubeObject } from "./kube";
 import { BARMAN_PLUGIN, drillCronJobName, drillReportName, objectStoreName, OFFSITE_CRONJOB, scheduledBackupName } from "../core/names";
 

@@ -1,8 +1,8 @@
 // The in-cluster drill runner (the drill CronJob's container): the same drill as `npm run drill`,
 // configured by environment, talking to the API server as the pod's service account. It ships as
 // three files in a ConfigMap (this one, drill-core.js, kube.js) and imports nothing else.
-import { reportConfigMap, runDrill, summary, FIELD_MANAGER, paths } from "./drill-core";
-import { Kube } from "./kube";
+import { reportConfigMap, runDrill, summary, FIELD_MANAGER, paths } from "./core";
+import { Kube } from "../cli/kube";
 import { drillReportName } from "../core/names";
 
 function required(name: string): string {

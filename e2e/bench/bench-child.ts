@@ -1,7 +1,7 @@
 // One measured render, in its own process: prints {wallMs, firstResourceMs, maxRssKb, resources} as JSON.
 // Used by scripts/bench.ts; run directly with --program real|empty --stack <s> [--config-file <f>].
-import { record } from "./recorder";
-import { readStackConfig, stackFile } from "./stackfile";
+import { record } from "../../cli/recorder";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
 
 async function run(argv: string[]): Promise<void> {
     const arg = (name: string) => {
@@ -16,7 +16,7 @@ async function run(argv: string[]): Promise<void> {
     const program =
         which === "empty"
             ? async () => (await import("./empty-program")).emptyProgram(platform)
-            : async () => (await import("../program")).main();
+            : async () => (await import("../../program")).main();
     const result = await record(program, { stack, config, secretKeys });
     const wallMs = performance.now();
     process.stdout.write(
