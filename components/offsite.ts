@@ -5,12 +5,13 @@
 // the keys from a Secret.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cronIntervalDays, type Resources } from "../config";
+import { type Resources } from "../config";
 import { type OffsiteDestination, type ReplicationSource } from "../core/targets";
 import { cronJobPolicy } from "../core/cronjob";
 import { type PodSecurityLevel } from "./namespaces";
 import { owned } from "../core/ownership";
 import { OFFSITE_CRONJOB } from "../core/names";
+import { cronIntervalDays } from "../core/schedule";
 
 /** Secret holding the source (and, for a program-created destination, the destination) keys. */
 export const OFFSITE_SECRET = "offsite-s3-credentials";

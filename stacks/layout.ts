@@ -1,9 +1,10 @@
 // Platform-neutral plan of the backup buckets: which consumer writes where, under which prefix,
 // and how long objects live. Both platforms turn this plan into their own resources.
 import * as assert from "assert";
-import { activeConsumers, bucketWriters, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
+import { activeConsumers, bucketWriters, type Config } from "../config";
 import { bucketCollision, cnpgPrefix, VELERO_EXPIRING, VELERO_RESERVED } from "../core/names";
 import { type Consumer } from "../core/targets";
+import { cronIntervalDays, retentionDays, ttlDays } from "../core/schedule";
 
 /** One writer inside a bucket. */
 export interface BucketUser {
