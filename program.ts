@@ -4,7 +4,6 @@ import { programConfig, type BaremetalConfig, type Config } from "./config";
 import { BackupAlerts, type AlertsArgs, type ScheduledJob } from "./components/alerts";
 import { BackupDashboard } from "./components/dashboard";
 import { CnpgBackups } from "./components/cnpg";
-import { coverageRules } from "./components/coverage";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
 import { MssqlBackup } from "./components/mssql";
@@ -14,6 +13,7 @@ import { Velero, veleroPodSecurity } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
 import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./core/targets";
 import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
+import { coverageRules } from "./config/coverage";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {

@@ -2,11 +2,12 @@
 // one per PersistentVolumeClaim no backup covers. Pure (snapshot + config + now -> rows), so every
 // rule is testable without a cluster.
 import { maxAgeSeconds } from "../components/alerts";
-import { coverageRules, coveredBy, OPT_OUT } from "../components/coverage";
+import { coveredBy, OPT_OUT } from "../core/coverage";
 import { type Config } from "../config";
-import { type DrillReport } from "../drill/core";
 import { type KubeObject } from "./kube";
 import { BARMAN_PLUGIN, drillCronJobName, drillReportName, objectStoreName, OFFSITE_CRONJOB, scheduledBackupName } from "../core/names";
+import { coverageRules } from "../config/coverage";
+import { type DrillReport } from "../core/drill";
 
 export type Status = "OK" | "WARN" | "FAIL";
 

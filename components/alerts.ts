@@ -2,7 +2,7 @@
 // components that are not deployed are not emitted; every rule links its README runbook.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CNPG_CLUSTER_LABEL, coverageCanFail, OPT_OUT, type CoverageRules } from "./coverage";
+import { CNPG_CLUSTER_LABEL, coverageCanFail, OPT_OUT, type CoverageRules } from "../core/coverage";
 import { owned } from "../core/ownership";
 import { cronIntervalDays } from "../core/schedule";
 

@@ -2,10 +2,26 @@
 // patch), ScheduledBackups, Barman Cloud Plugin ObjectStores, and point-in-time recovery clusters.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type RecoveryConfig } from "../config";
+import { type Resources } from "../core/workloads";
 import { s3Uri, type BackupTarget } from "../core/targets";
 import { owned } from "../core/ownership";
 import { BARMAN_PLUGIN, objectStoreName, scheduledBackupName } from "../core/names";
+
+/** A new cluster recovered from another's backups (a `cnpg.recoveries` entry). */
+export interface Recovery {
+    /** The source cluster whose archive it reads. */
+    readonly from: string;
+    /** The new cluster's name. */
+    readonly name: string;
+    /** Point in time to recover to (RFC 3339). Default the end of the archive. */
+    readonly targetTime?: string;
+    readonly instances: number;
+    /** PostgreSQL image, pinned; or an image catalog. Default CNPG's. */
+    readonly imageName?: string;
+    readonly imageCatalog?: { readonly kind: "ImageCatalog" | "ClusterImageCatalog"; readonly name: string; readonly major: number };
+    readonly storage: { readonly size: string; readonly storageClass?: string };
+    readonly resources: Resources;
+}
 
 export type BackupMethod = "barmanObjectStore" | "plugin";
 
@@ -154,7 +170,7 @@ export interface CnpgBackupsArgs {
     /** Inventory clusters (application-owned). */
     readonly clusters: readonly { readonly name: string; readonly namespace: string }[];
     /** Point-in-time recoveries to create. Default none. */
-    readonly recoveries?: readonly RecoveryConfig[];
+    readonly recoveries?: readonly Recovery[];
     /** Backup target per cluster name (inventory and recovery clusters). */
     readonly targets: Readonly<Record<string, BackupTarget>>;
     /** How each recovery reads its source's archive, by recovery name (targets.recoverySources). Default: the source's target. */
@@ -293,7 +309,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
     /** A new Cluster bootstrapped from `source`'s backups (read through `source`), archiving under its own prefix. */
     private recovery(
         name: string,
-        r: RecoveryConfig,
+        r: Recovery,
         namespace: string,
         source: BackupTarget,
         own: BackupTarget,

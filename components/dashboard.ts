@@ -25,7 +25,7 @@ import {
     type AlertsArgs,
     type ScheduledJob,
 } from "./alerts";
-import { OPT_OUT } from "./coverage";
+import { OPT_OUT } from "../core/coverage";
 import { owned } from "../core/ownership";
 
 /** README section on point-in-time recovery, linked from the recovery-window panels. */

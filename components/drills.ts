@@ -7,8 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { type Resources } from "../config";
-import { type DrillTemplate } from "../drill/core";
+import { type Resources } from "../core/workloads";
 import { type BackupTarget } from "../core/targets";
 import { drillClusterSpec, needsOwnStore, sourceStoreName, sourceStoreSpec, type BackupMethod } from "./cnpg";
 import { cronJobPolicy } from "../core/cronjob";
@@ -23,6 +22,7 @@ import {
     objectStoreName,
     recoveryJobName,
 } from "../core/names";
+import { type DrillTemplate } from "../core/drill";
 
 /** ServiceAccount, Role and RoleBinding of a database's drill runner. */
 export const drillRunnerName = (database: string): string => `${database}-drill-runner`;

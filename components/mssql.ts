@@ -3,12 +3,51 @@
 // from SQLCMDPASSWORD and the S3 keys as scripting variables from its environment.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type MssqlDatabase } from "../config";
+import { type Resources } from "../core/workloads";
 import { mssqlBackupJobName, mssqlRestoreJobName } from "../core/names";
 import { type BackupTarget } from "../core/targets";
 import { cronJobPolicy } from "../core/cronjob";
 import { owned } from "../core/ownership";
 import { assertSqlSafe, type Part, sqlIdentifier, sqlString, SqlcmdVariable, TsqlError } from "./tsql";
+
+/** One SQL Server database to back up (and optionally restore), as this component needs it. */
+export interface MssqlDatabase {
+    /** Database name inside SQL Server (an identifier: letters, digits, '_'). */
+    readonly name: string;
+    /** Namespace of the SQL Server StatefulSet. */
+    readonly namespace: string;
+    /** Backup CronJob schedule, five fields, UTC. */
+    readonly schedule: string;
+    /** SQL Server service host in the namespace. */
+    readonly host: string;
+    /** TCP port. */
+    readonly port: number;
+    /** Login used for BACKUP. */
+    readonly user: string;
+    /** Secret holding that login's password. */
+    readonly passwordSecret: { readonly name: string; readonly key: string };
+    /** Image with sqlcmd (mssql-tools18), pinned. */
+    readonly image: string;
+    /** Stripe the backup over this many URLs. */
+    readonly stripes: number;
+    /** Name of the SQL Server credential the job (re)creates. */
+    readonly credentialName: string;
+    /** Trust the server's TLS certificate without validation (sqlcmd -C). */
+    readonly trustServerCertificate: boolean;
+    /** Job resources. */
+    readonly resources: Resources;
+    /** A one-off restore Job. Default none. */
+    readonly restore?: {
+        /** Object name of the .bak file under the database's prefix (striped: the _1of<n> name). */
+        readonly file: string;
+        /** Database name to restore into. Default the backed-up database. */
+        readonly targetDatabase?: string;
+        /** WITH REPLACE: overwrite an existing database. */
+        readonly replace: boolean;
+        /** WITH MOVE pairs. */
+        readonly move: readonly { readonly logicalName: string; readonly physicalPath: string }[];
+    };
+}
 
 /** Where SQL Server's images keep sqlcmd (mssql-tools18). */
 const SQLCMD = "/opt/mssql-tools18/bin/sqlcmd";

@@ -5,7 +5,7 @@
 // the keys from a Secret.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type Resources } from "../config";
+import { type Resources } from "../core/workloads";
 import { type OffsiteDestination, type ReplicationSource } from "../core/targets";
 import { cronJobPolicy } from "../core/cronjob";
 import { type PodSecurityLevel } from "./namespaces";

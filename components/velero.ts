@@ -3,11 +3,23 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { type Resources, type VeleroScheduleConfig } from "../config";
+import { type Resources } from "../core/workloads";
 import { type BackupTarget } from "../core/targets";
 import { CHARTS, chartSource } from "./charts";
 import { type PodSecurityLevel } from "./namespaces";
 import { chartTransforms } from "../core/ownership";
+
+/** One Velero Schedule. */
+export interface VeleroSchedule {
+    /** Five-field cron, UTC. */
+    readonly schedule: string;
+    /** How long its backups are kept, in hours (`720h`). */
+    readonly ttl: string;
+    /** Namespaces to back up. Default all. */
+    readonly includedNamespaces?: readonly string[];
+    /** Cluster-scoped resources too (a full-cluster backup). */
+    readonly includeClusterResources: boolean;
+}
 
 export interface VeleroArgs {
     /** Where backups go and how Velero authenticates. */
@@ -21,7 +33,7 @@ export interface VeleroArgs {
     /** HA profile: schedules and ServiceMonitor. */
     readonly ha: boolean;
     /** Schedules by name (HA only). */
-    readonly schedules: Readonly<Record<string, VeleroScheduleConfig>>;
+    readonly schedules: Readonly<Record<string, VeleroSchedule>>;
     /** Namespaces a schedule includes when it lists none. */
     readonly defaultNamespaces: readonly string[];
     /** Server resources. */

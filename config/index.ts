@@ -19,3 +19,4 @@ export {
     CONFIG_KEYS,
 } from "./schema";
 export { AWS_REGIONS } from "./storage";
+export { coverageRules } from "./coverage";

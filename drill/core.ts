@@ -15,6 +15,7 @@ import {
     REPORT_LABEL,
     RUN_ANNOTATION,
 } from "../core/names";
+import { DrillReport, DrillTemplate } from "../core/drill";
 
 /** The API calls a drill makes. `Kube` satisfies it; tests pass fakes. */
 export interface DrillClient {
@@ -31,15 +32,6 @@ export interface DrillClient {
 /** Field manager of the report ConfigMap. */
 export const FIELD_MANAGER = "backup-platform-drill";
 export const HEALTHY_PHASE = "Cluster in healthy state";
-
-/** What the program deploys in the template ConfigMap. */
-export interface DrillTemplate {
-    database: string;
-    /** How the database is backed up (and so restored): plugin or barmanObjectStore. */
-    method: string;
-    /** The Cluster spec fields of the recovery (bootstrap, externalClusters, env, serviceAccountTemplate). */
-    spec: Record<string, unknown>;
-}
 
 export const paths = {
     clusters: (ns: string) => `/apis/postgresql.cnpg.io/v1/namespaces/${ns}/clusters`,
@@ -76,35 +68,6 @@ export interface DrillOptions {
     sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
     /** Identifies this run's objects. Default random. */
     runId?: string;
-}
-
-export interface DrillReport {
-    ok: boolean;
-    database: string;
-    namespace: string;
-    cluster: string;
-    method: string | null;
-    runId: string;
-    startedAt: string;
-    finishedAt: string | null;
-    /** When the cluster was first seen healthy. */
-    healthyAt: string | null;
-    /** Seconds from creating the cluster to healthy. */
-    timeToRecoverSeconds: number | null;
-    recoveredPoint: {
-        /** The requested target, or "latest" (the end of the archived WAL). */
-        target: string;
-        /** Timeline the recovered cluster runs on (the archive's timeline + 1 after promotion). */
-        timeline: number | null;
-        /** The archive's recovery window when the drill started (source Cluster or ObjectStore status). */
-        firstRecoverabilityPoint: string | null;
-        lastSuccessfulBackup: string | null;
-    };
-    /** Last phase seen on the drill cluster. */
-    phase: string | null;
-    check: { job: string; image: string; passed: boolean; detail: string } | null;
-    cleanup: { deleted: string[]; errors: string[] };
-    error: string | null;
 }
 
 /** A drill step failed; the message says which and why. */

@@ -3,10 +3,10 @@
 // alertsArgsFor() is what program.ts hands BackupAlerts, derived from config alone; test/alerts.test.ts proves it
 // renders exactly the rules the program renders, so the generated promtool cases test the real rules.
 import { type AlertsArgs } from "../components/alerts";
-import { coverageRules } from "../components/coverage";
 import { type Config, parseConfig } from "../config";
 import { drillCronJobName, mssqlBackupJobName, OFFSITE_CRONJOB } from "../core/names";
 import { type Raw, stackConfig } from "./harness";
+import { coverageRules } from "../config/coverage";
 
 export interface AlertStack {
     name: string;

@@ -3,8 +3,9 @@
 // drill cluster's status, its recovery Job) and the Job controller (the check Job's status).
 import * as assert from "assert";
 import { type KubeObject } from "../cli/kube";
-import { paths, runDrill, HEALTHY_PHASE, type DrillClient, type DrillOptions, type DrillReport, type DrillTemplate } from "../drill/core";
+import { paths, runDrill, HEALTHY_PHASE, type DrillClient, type DrillOptions } from "../drill/core";
 import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName } from "../core/names";
+import { type DrillReport, type DrillTemplate } from "../core/drill";
 
 /** What a scenario needs from the API under test. */
 export interface DrillEnv {

@@ -17,13 +17,13 @@ import {
     CHECK_SQL,
     DrillError,
     HEALTHY_PHASE,
-    type DrillTemplate,
 } from "../drill/core";
 import { drillTarget, parseArgs, UsageError } from "../cli/drill";
 import { type KubeObject } from "../cli/kube";
 import { drillScenarios, sourceCluster, template, DATABASE, SOURCE_IMAGE } from "./drill-scenarios";
 import { FakeKube } from "./fakekube";
 import { crdValidator, owned, render, stackConfig, type Raw, type Rendered } from "./harness";
+import { type DrillTemplate } from "../core/drill";
 
 type Obj = Record<string, unknown>;
 const T = {

@@ -6,10 +6,11 @@ import { evaluate, OPT_OUT, type Row, type Snapshot } from "../cli/checks";
 import { KubeError, type KubeObject } from "../cli/kube";
 import { projectRoot } from "../cli/stackfile";
 import { EXIT, exitCode, parseArgs, summary, table, USAGE, verify, type Report, type VerifyIo } from "../cli/verify";
-import { coverageCanFail, coveredBy, coverageRules } from "../components/coverage";
+import { coverageCanFail, coveredBy } from "../core/coverage";
 import { ALERT_STACKS, alertStackConfig } from "./alert-stacks";
 import { coverageFixture, pvcObjects } from "./coverage-fixture";
 import { stackConfig } from "./harness";
+import { coverageRules } from "../config/coverage";
 
 const NOW = Date.parse("2026-11-21T12:00:00Z");
 const ago = (hours: number) => new Date(NOW - hours * 3600_000).toISOString();

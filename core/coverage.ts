@@ -1,8 +1,6 @@
 // Which PersistentVolumeClaims a backup path covers, written once: `npm run verify` applies these rules to the
 // PVCs it reads (scripts/checks.ts) and the PersistentVolumeClaimNotBackedUp alert applies the same rules to
-// kube-state-metrics' PVC series (components/alerts.ts). Both take their inputs from coverageRules(cfg).
-import { type Config } from "../config";
-import { drillClusterName } from "../core/names";
+// kube-state-metrics' PVC series (components/alerts.ts). Both take their inputs from config/coverage.ts. Imports nothing of the project.
 
 /** Annotation that opts a PVC out of the coverage check; its value says why (an empty value opts nothing out). */
 export const OPT_OUT = "backup.platform/exclude";
@@ -29,24 +27,6 @@ export interface CoverageRules {
      * label, the StatefulSet's name) is the database's volume, covered by its BACKUP TO URL job.
      */
     readonly mssql: readonly { namespace: string; host: string }[];
-}
-
-/** The coverage rules config implies. */
-export function coverageRules(cfg: Config): CoverageRules {
-    const schedules = cfg.ha ? Object.values(cfg.velero.schedules) : [];
-    const namespaced = schedules.filter((s) => !s.includeClusterResources);
-    return {
-        veleroAllNamespaces: schedules.some((s) => s.includeClusterResources),
-        veleroNamespaces: [...new Set(namespaced.flatMap((s) => s.includedNamespaces ?? cfg.namespaces))].sort(),
-        ...(cfg.velero.snapshotStorageClasses ? { snapshotStorageClasses: [...cfg.velero.snapshotStorageClasses].sort() } : {}),
-        clusters: [
-            ...cfg.postgres.map((db) => ({ namespace: db.namespace, name: db.name, drill: false })),
-            ...(cfg.drills.enabled
-                ? cfg.postgres.map((db) => ({ namespace: db.namespace, name: drillClusterName(db.name), drill: true }))
-                : []),
-        ],
-        mssql: cfg.mssql.map((db) => ({ namespace: db.namespace, host: db.host.split(".")[0] })),
-    };
 }
 
 /** What coverage looks at in a PVC. */
