@@ -1,13 +1,13 @@
 // What `npm run verify` concludes from a snapshot of the cluster: one row per protected thing, and
 // one per PersistentVolumeClaim no backup covers. Pure (snapshot + config + now -> rows), so every
 // rule is testable without a cluster.
-import { maxAgeSeconds } from "../components/alerts";
 import { coveredBy, OPT_OUT } from "../core/coverage";
 import { type Config } from "../config";
 import { type KubeObject } from "./kube";
 import { BARMAN_PLUGIN, drillCronJobName, drillReportName, objectStoreName, OFFSITE_CRONJOB, scheduledBackupName } from "../core/names";
 import { coverageRules } from "../config/coverage";
 import { type DrillReport } from "../core/drill";
+import { maxAgeSeconds } from "../core/schedule";
 
 export type Status = "OK" | "WARN" | "FAIL";
 

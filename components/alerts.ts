@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CNPG_CLUSTER_LABEL, coverageCanFail, OPT_OUT, type CoverageRules } from "../core/coverage";
 import { owned } from "../core/ownership";
-import { cronIntervalDays } from "../core/schedule";
+import { maxAgeSeconds } from "../core/schedule";
 
 export interface AlertRule {
     alert: AlertName;
@@ -92,11 +92,6 @@ export type AlertSubject =
 export interface AlertSpec {
     rule: AlertRule;
     subject: AlertSubject;
-}
-
-/** Seconds a backup on a schedule may age: one interval plus the grace (backups take time). */
-export function maxAgeSeconds(cron: string, graceHours: number): number {
-    return cronIntervalDays(cron) * 24 * HOUR + graceHours * HOUR;
 }
 
 /** Seconds without an archived WAL segment before CNPGBackupStale fires. */

@@ -11,22 +11,10 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    alertRules,
-    cnpgBackupMetrics,
-    uncoveredPvcsExpr,
-    cnpgSelector,
-    cronJobSelector,
-    maxAgeSeconds,
-    RUNBOOK_ANCHORS,
-    veleroScheduleSelector,
-    WAL_STALE_SECONDS,
-    type AlertName,
-    type AlertsArgs,
-    type ScheduledJob,
-} from "./alerts";
+import { alertRules, cnpgBackupMetrics, uncoveredPvcsExpr, cnpgSelector, cronJobSelector, RUNBOOK_ANCHORS, veleroScheduleSelector, WAL_STALE_SECONDS, type AlertName, type AlertsArgs, type ScheduledJob } from "./alerts";
 import { OPT_OUT } from "../core/coverage";
 import { owned } from "../core/ownership";
+import { maxAgeSeconds } from "../core/schedule";
 
 /** README section on point-in-time recovery, linked from the recovery-window panels. */
 export const PITR_RUNBOOK = { title: "Runbook: restore to a point in time", anchor: "restore-a-postgresql-database-to-a-point-in-time" };

@@ -44,3 +44,8 @@ export function cronIntervalDays(expr: string): number {
     intervals.set(expr, days);
     return days;
 }
+
+/** Seconds a backup on a schedule may age before alerts, the dashboard and verify call it stale: one interval plus the grace (backups take time). */
+export function maxAgeSeconds(cron: string, graceHours: number): number {
+    return cronIntervalDays(cron) * 24 * 3600 + graceHours * 3600;
+}

@@ -24,9 +24,9 @@ import {
     stopRook,
     toolchainEnv,
     Workspace,
-} from "../e2e/harness";
-import { buildVelero, createApplication, deleteNamespace, restoredContent, upgradeCrds, VeleroServer, waitFor } from "../e2e/velero/server";
-import { apiPath, type Kube, type KubeObject } from "./kube";
+} from "./harness";
+import { buildVelero, createApplication, deleteNamespace, restoredContent, upgradeCrds, VeleroServer, waitFor } from "./velero/server";
+import { apiPath, type Kube, type KubeObject } from "../cli/kube";
 
 type Obj = Record<string, unknown>;
 const APP_NS = "demo-shop";
