@@ -20,12 +20,12 @@ export default tseslint.config(
         },
     },
     {
-        files: ["**/*.mjs", "**/*.js"],
+        files: ["**/*.mjs", "**/*.js", "**/*.cjs"],
         ...tseslint.configs.disableTypeChecked,
     },
     {
         // Plain Node.js scripts (CommonJS).
-        files: ["**/*.js"],
+        files: ["**/*.js", "**/*.cjs"],
         languageOptions: {
             sourceType: "commonjs",
             globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly" },
