@@ -11,7 +11,19 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { alertRules, cnpgBackupMetrics, uncoveredPvcsExpr, cnpgSelector, cronJobSelector, RUNBOOK_ANCHORS, veleroScheduleSelector, WAL_STALE_SECONDS, type AlertName, type AlertsArgs, type ScheduledJob } from "./alerts";
+import {
+    alertRules,
+    cnpgBackupMetrics,
+    uncoveredPvcsExpr,
+    cnpgSelector,
+    cronJobSelector,
+    RUNBOOK_ANCHORS,
+    veleroScheduleSelector,
+    WAL_STALE_SECONDS,
+    type AlertName,
+    type AlertsArgs,
+    type ScheduledJob,
+} from "./alerts";
 import { OPT_OUT } from "../core/coverage";
 import { owned } from "../core/ownership";
 import { maxAgeSeconds } from "../core/schedule";
