@@ -1,7 +1,8 @@
 // Wiring: config -> platform (stacks/) -> backup targets -> components -> outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { programConfig, type BaremetalConfig, type Config } from "./config";
-import { BackupAlerts, type AlertsArgs, type ScheduledJob } from "./components/alerts";
+import { programConfig, type Config } from "./config";
+import { type OffsiteCopyPlan, type Platform } from "./core/platform";
+import { BackupAlerts, type AlertsArgs } from "./components/alerts";
 import { BackupDashboard } from "./components/dashboard";
 import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
@@ -11,9 +12,10 @@ import { ownedNamespace } from "./components/namespaces";
 import { OFFSITE_POD_SECURITY, OffsiteCopy } from "./components/offsite";
 import { Velero, veleroPodSecurity } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./core/targets";
+import { mssqlKey, type BackupTarget } from "./core/targets";
 import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
 import { coverageRules } from "./config/coverage";
+import { jobPath, type ScheduledJob } from "./core/jobs";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -31,47 +33,17 @@ function describeTarget(t: BackupTarget) {
     };
 }
 
-/** An existing off-site bucket, as configured: its keys are in a Secret the operator created in the copy's namespace. */
-function existingDestination(cfg: BaremetalConfig): OffsiteDestination {
-    const d = cfg.offsite.destination;
-    if (d === undefined) throw new Error("offsite.destination is not set (config validation should have caught this)");
-    return {
-        endpoint: d.endpoint,
-        region: d.region,
-        provider: d.provider,
-        bucket: d.bucket,
-        prefix: cfg.offsite.prefix,
-        credentials: {
-            kind: "secret",
-            secretName: d.credentialsSecret.name,
-            keys: { accessKeyId: d.credentialsSecret.accessKeyIdKey, secretAccessKey: d.credentialsSecret.secretAccessKeyKey },
-        },
-        dependsOn: [],
-    };
-}
-
-/** Bare metal's off-site copy: a destination (existing, or created on AWS) and the copy CronJob. */
-async function offsiteCopy(
-    cfg: BaremetalConfig,
-    source: ReplicationSource,
-    p: Providers,
-): Promise<{ job: ScheduledJob; outputs: Record<string, unknown> }> {
-    const ns = ownedNamespace("backup-offsite", cfg.offsite.namespace, OFFSITE_POD_SECURITY, p.kubernetes);
-    let destination: OffsiteDestination;
-    if (cfg.offsite.aws !== undefined) {
-        // Loaded only when used: @pulumi/aws is large.
-        const { AwsOffsiteBucket } = await import("./stacks/offsite");
-        destination = new AwsOffsiteBucket("offsite", { config: cfg }, componentOptions(p)).destination;
-    } else {
-        destination = existingDestination(cfg);
-    }
+/** The off-site copy job of a platform's plan; returns its CronJob and outputs. */
+function offsiteCopy(cfg: Config, plan: OffsiteCopyPlan, p: Providers): { job: ScheduledJob; outputs: Record<string, unknown> } {
+    const { source, destination } = plan;
+    const namespaceResource = ownedNamespace("backup-offsite", cfg.offsite.namespace, OFFSITE_POD_SECURITY, p.kubernetes);
     const copy = new OffsiteCopy(
         "offsite",
         {
             source,
             destination,
             namespace: cfg.offsite.namespace,
-            namespaceResource: ns,
+            namespaceResource,
             schedule: cfg.offsite.schedule,
             bandwidthLimit: cfg.offsite.bandwidthLimit,
             image: cfg.offsite.image,
@@ -79,14 +51,13 @@ async function offsiteCopy(
         },
         componentOptions(p),
     );
-    const [namespace, cronJob] = copy.cronJob.split("/");
     return {
-        job: { namespace, cronJob, schedule: cfg.offsite.schedule },
+        job: copy.job,
         outputs: {
             kind: "copy",
-            cronJob: copy.cronJob,
+            cronJob: jobPath(copy.job),
             schedule: cfg.offsite.schedule,
-            destination: `s3://${[destination.bucket, destination.prefix].filter((p) => p !== "").join("/")}`,
+            destination: `s3://${[destination.bucket, destination.prefix].filter((x) => x !== "").join("/")}`,
             endpoint: destination.endpoint ?? `https://s3.${destination.region}.amazonaws.com`,
             region: destination.region,
             readsAs: source.user,
@@ -103,27 +74,18 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
     const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);
     const namespaces = { [cfg.velero.namespace]: veleroNs };
 
-    let targets: BackupTargets;
-    let platformOutputs: Record<string, unknown>;
+    // The one platform choice; each is loaded only when chosen (@pulumi/aws is large, bare metal never needs it).
+    const platform: Platform =
+        cfg.platform === "aws"
+            ? (await import("./stacks/aws/index")).awsPlatform(cfg, use)
+            : await (await import("./stacks/baremetal/index")).baremetalPlatform(cfg, namespaces, p);
+    const targets = platform.targets;
+    const platformOutputs: Record<string, unknown> = { ...platform.outputs };
     const offsiteJobs: ScheduledJob[] = [];
-    if (cfg.platform === "aws") {
-        // Loaded only for this platform: @pulumi/aws is large and the bare-metal stack never needs it.
-        const { AwsStorage } = await import("./stacks/aws");
-        const storage = new AwsStorage("backup", { config: cfg }, use);
-        targets = storage.targets;
-        platformOutputs = { buckets: storage.buckets, kmsKeyArn: storage.kmsKeyArn };
-        // The off-site copy on AWS is S3 replication, set up next to the buckets; watched by CloudWatch alarms.
-        if (storage.replicas) platformOutputs.offsite = { kind: "s3-replication", replicas: storage.replicas };
-    } else {
-        const { BaremetalStorage } = await import("./stacks/baremetal");
-        const storage = new BaremetalStorage("backup", { config: cfg, namespaces }, use);
-        targets = storage.targets;
-        platformOutputs = { buckets: storage.buckets, objectUsers: storage.objectUsers };
-        if (storage.replicationSource) {
-            const copy = await offsiteCopy(cfg, storage.replicationSource, p);
-            offsiteJobs.push(copy.job);
-            platformOutputs.offsite = copy.outputs;
-        }
+    if (platform.offsite) {
+        const copy = offsiteCopy(cfg, platform.offsite, p);
+        offsiteJobs.push(copy.job);
+        platformOutputs.offsite = copy.outputs;
     }
 
     // From here on nothing knows which platform it runs on: components see only targets and config.
@@ -173,13 +135,13 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         use,
     );
     const mssql: Record<string, unknown> = {};
-    const mssqlJobs: { namespace: string; cronJob: string; schedule: string }[] = [];
+    const mssqlJobs: ScheduledJob[] = [];
     for (const db of cfg.mssql) {
         const key = mssqlKey(db);
         const target = targets.mssql[key];
         const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait }, use);
-        mssql[key] = { ...describeTarget(target), cronJob: job.cronJob };
-        mssqlJobs.push({ namespace: db.namespace, cronJob: job.cronJob.split("/")[1], schedule: db.schedule });
+        mssql[key] = { ...describeTarget(target), cronJob: jobPath(job.job) };
+        mssqlJobs.push(job.job);
     }
     const drills = cfg.drills.enabled
         ? new RestoreDrills(

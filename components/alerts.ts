@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CNPG_CLUSTER_LABEL, coverageCanFail, OPT_OUT, type CoverageRules } from "../core/coverage";
 import { owned } from "../core/ownership";
 import { maxAgeSeconds } from "../core/schedule";
+import { ScheduledJob } from "../core/jobs";
 
 export interface AlertRule {
     alert: AlertName;
@@ -42,14 +43,6 @@ export interface AlertsArgs {
     readonly drillJobs?: readonly ScheduledJob[];
     /** Which PVCs a backup covers (components/coverage.ts); no coverage rule when absent. Default none. */
     readonly coverage?: CoverageRules;
-}
-
-/** A CronJob whose last success kube-state-metrics reports. */
-export interface ScheduledJob {
-    readonly namespace: string;
-    readonly cronJob: string;
-    /** Five-field cron. */
-    readonly schedule: string;
 }
 
 const HOUR = 3600;

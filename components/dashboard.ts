@@ -22,11 +22,11 @@ import {
     WAL_STALE_SECONDS,
     type AlertName,
     type AlertsArgs,
-    type ScheduledJob,
 } from "./alerts";
 import { OPT_OUT } from "../core/coverage";
 import { owned } from "../core/ownership";
 import { maxAgeSeconds } from "../core/schedule";
+import { type ScheduledJob } from "../core/jobs";
 
 /** README section on point-in-time recovery, linked from the recovery-window panels. */
 export const PITR_RUNBOOK = { title: "Runbook: restore to a point in time", anchor: "restore-a-postgresql-database-to-a-point-in-time" };

@@ -23,6 +23,7 @@ import {
     recoveryJobName,
 } from "../core/names";
 import { type DrillTemplate } from "../core/drill";
+import { ScheduledJob } from "../core/jobs";
 
 /** ServiceAccount, Role and RoleBinding of a database's drill runner. */
 export const drillRunnerName = (database: string): string => `${database}-drill-runner`;
@@ -108,7 +109,7 @@ export interface DrillOutput {
 export class RestoreDrills extends pulumi.ComponentResource {
     public readonly drills: Record<string, DrillOutput> = {};
     /** Scheduled drill CronJobs, for alerts. */
-    public readonly cronJobs: { namespace: string; cronJob: string; schedule: string }[] = [];
+    public readonly cronJobs: ScheduledJob[] = [];
 
     constructor(name: string, args: RestoreDrillsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("backup:components:RestoreDrills", name, {}, opts);

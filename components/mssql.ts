@@ -9,6 +9,7 @@ import { type BackupTarget } from "../core/targets";
 import { cronJobPolicy } from "../core/cronjob";
 import { owned } from "../core/ownership";
 import { assertSqlSafe, type Part, sqlIdentifier, sqlString, SqlcmdVariable, TsqlError } from "./tsql";
+import { jobPath, ScheduledJob } from "../core/jobs";
 
 /** One SQL Server database to back up (and optionally restore), as this component needs it. */
 export interface MssqlDatabase {
@@ -197,7 +198,8 @@ export interface MssqlBackupArgs {
 /** A BACKUP TO URL CronJob for one database, plus its restore Job when configured. */
 export class MssqlBackup extends pulumi.ComponentResource {
     /** namespace/name of the CronJob. */
-    public readonly cronJob: string;
+    /** The backup CronJob. */
+    public readonly job: ScheduledJob;
 
     constructor(name: string, args: MssqlBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         // Built first: a value the scripts cannot carry throws before anything, this component included, is registered.
@@ -307,7 +309,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [...t.dependsOn, scripts] },
             );
         }
-        this.cronJob = `${db.namespace}/${jobName}`;
-        this.registerOutputs({ cronJob: this.cronJob });
+        this.job = { namespace: db.namespace, cronJob: jobName, schedule: db.schedule };
+        this.registerOutputs({ cronJob: jobPath(this.job) });
     }
 }

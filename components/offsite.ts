@@ -12,6 +12,7 @@ import { type PodSecurityLevel } from "./namespaces";
 import { owned } from "../core/ownership";
 import { OFFSITE_CRONJOB } from "../core/names";
 import { cronIntervalDays } from "../core/schedule";
+import { jobPath, ScheduledJob } from "../core/jobs";
 
 /** Secret holding the source (and, for a program-created destination, the destination) keys. */
 export const OFFSITE_SECRET = "offsite-s3-credentials";
@@ -59,7 +60,8 @@ export interface OffsiteCopyArgs {
 /** The credentials Secret, the CA ConfigMap and the copy CronJob. */
 export class OffsiteCopy extends pulumi.ComponentResource {
     /** namespace/name of the CronJob. */
-    public readonly cronJob: string;
+    /** The copy CronJob. */
+    public readonly job: ScheduledJob;
 
     constructor(name: string, args: OffsiteCopyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("backup:components:OffsiteCopy", name, {}, opts);
@@ -182,7 +184,7 @@ export class OffsiteCopy extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [secret, ...(ca ? [ca] : []), ...source.dependsOn, ...dst.dependsOn] },
         );
-        this.cronJob = `${namespace}/${OFFSITE_CRONJOB}`;
-        this.registerOutputs({ cronJob: this.cronJob });
+        this.job = { namespace, cronJob: OFFSITE_CRONJOB, schedule: args.schedule };
+        this.registerOutputs({ cronJob: jobPath(this.job) });
     }
 }

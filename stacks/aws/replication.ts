@@ -4,11 +4,11 @@
 // Deletions are not replicated: a delete marker in the source never hides the replica's copy.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { replicaBucketName, type AwsConfig } from "../config";
-import { viaS3 } from "./grants";
-import { type BucketPlan } from "./layout";
-import { backupKey, guardedBucket, policyJson, type Statement } from "./s3";
-import { type Consumer } from "../core/targets";
+import { replicaBucketName, type AwsConfig } from "../../config";
+import { viaS3 } from "../s3/grants";
+import { type BucketPlan } from "../layout";
+import { backupKey, guardedBucket, policyJson, type Statement } from "../s3/bucket";
+import { type Consumer } from "../../core/targets";
 
 /** Id of the one replication rule on each source bucket (CloudWatch's RuleId dimension). */
 export const REPLICATION_RULE_ID = "offsite";

@@ -2,16 +2,17 @@
 // CloudNativePG cluster, and an IAM user for SQL Server (which cannot use IRSA).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AwsConfig } from "../config";
-import { createConsumerSecret, secretLayout } from "./credentials";
-import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix } from "./layout";
-import { CNPG_OBJECT_ACTIONS, KMS_READER_ACTIONS, KMS_WRITER_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
-import { kmsThroughS3, veleroSnapshotStatements } from "./grants";
+import { type AwsConfig } from "../../config";
+import { createConsumerSecret, secretLayout } from "../credentials";
+import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix } from "../layout";
+import { CNPG_OBJECT_ACTIONS, KMS_READER_ACTIONS, KMS_WRITER_ACTIONS, MSSQL_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "../actions";
+import { kmsThroughS3, veleroSnapshotStatements } from "../s3/grants";
 import { replicateBuckets, type Replica } from "./replication";
-import { backupKey, barmanListBucket, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
-import { statefulOptions } from "./safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "../core/targets";
-import { drillClusterName } from "../core/names";
+import { backupKey, barmanListBucket, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "../s3/bucket";
+import { statefulOptions } from "../safety";
+import { mssqlKey, type BackupTarget, type BackupTargets, type Consumer } from "../../core/targets";
+import { drillClusterName } from "../../core/names";
+import { type Platform } from "../../core/platform";
 
 export interface AwsStorageArgs {
     /** Validated stack configuration (platform aws). */
@@ -285,4 +286,18 @@ export class AwsStorage extends pulumi.ComponentResource {
         const attachment = new aws.iam.RolePolicyAttachment(id, { role: role.name, policyArn: policy.arn }, child);
         return pulumi.all([role.arn, attachment.id]).apply(([arn]) => arn);
     }
+}
+
+/** The AWS platform: buckets, key and identities; the off-site copy, when on, is S3 replication set up here. */
+export function awsPlatform(cfg: AwsConfig, opts: pulumi.ComponentResourceOptions): Platform {
+    const storage = new AwsStorage("backup", { config: cfg }, opts);
+    return {
+        targets: storage.targets,
+        outputs: {
+            buckets: storage.buckets,
+            kmsKeyArn: storage.kmsKeyArn,
+            // Watched by CloudWatch alarms (stacks/aws/replication.ts), not by a job.
+            ...(storage.replicas ? { offsite: { kind: "s3-replication", replicas: storage.replicas } } : {}),
+        },
+    };
 }

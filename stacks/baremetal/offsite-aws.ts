@@ -3,13 +3,13 @@
 // writes with. The user can add and read objects, never delete them; old copies expire by lifecycle.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type BaremetalConfig, type OffsiteAwsConfig } from "../config";
-import { KMS_WRITER_ACTIONS } from "./actions";
-import { kmsThroughS3 } from "./grants";
-import { offsiteLifecycle, planBuckets } from "./layout";
-import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "./s3";
-import { statefulOptions } from "./safety";
-import { type OffsiteDestination } from "../core/targets";
+import { type BaremetalConfig, type OffsiteAwsConfig } from "../../config";
+import { KMS_WRITER_ACTIONS } from "../actions";
+import { kmsThroughS3 } from "../s3/grants";
+import { offsiteLifecycle, planBuckets } from "../layout";
+import { backupKey, guardedBucket, listBucket, partitionOf, policyJson, type Statement } from "../s3/bucket";
+import { statefulOptions } from "../safety";
+import { type OffsiteDestination } from "../../core/targets";
 
 /** What the copy job's user may do in the off-site bucket: upload and read back (checksums), never delete. */
 export const OFFSITE_WRITER_ACTIONS = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"];

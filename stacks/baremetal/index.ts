@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { type BaremetalConfig } from "../config";
+import { type BaremetalConfig } from "../../config";
 import {
     BUCKET_OWNER,
     REPLICATOR_USER,
@@ -17,9 +17,9 @@ import {
     consumerUser,
     rookBucketPolicy,
 } from "./access";
-import { cnpgReaderLayout, createConsumerSecret, secretLayout } from "./credentials";
-import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "./layout";
-import { statefulOptions } from "./safety";
+import { cnpgReaderLayout, createConsumerSecret, secretLayout } from "../credentials";
+import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "../layout";
+import { statefulOptions } from "../safety";
 import {
     mssqlKey,
     type BackupTarget,
@@ -27,8 +27,11 @@ import {
     type Consumer,
     type ReplicationSource,
     type SecretCredentials,
-} from "../core/targets";
-import { owned } from "../core/ownership";
+} from "../../core/targets";
+import { owned } from "../../core/ownership";
+import { type Platform } from "../../core/platform";
+import { componentOptions, type Providers } from "../../providers";
+import { offsitePlan } from "./offsite";
 
 interface ObjectUserKeys {
     accessKeyId: pulumi.Output<string>;
@@ -324,4 +327,18 @@ export class BaremetalStorage extends pulumi.ComponentResource {
 
 function unique(values: string[]): string[] {
     return [...new Set(values)];
+}
+
+/** The bare-metal platform: object users, bucket claims and credentials; the off-site copy's plan when it is on. */
+export async function baremetalPlatform(
+    cfg: BaremetalConfig,
+    namespaces: Readonly<Record<string, pulumi.Resource>>,
+    p: Providers,
+): Promise<Platform> {
+    const storage = new BaremetalStorage("backup", { config: cfg, namespaces }, componentOptions(p));
+    return {
+        targets: storage.targets,
+        outputs: { buckets: storage.buckets, objectUsers: storage.objectUsers },
+        ...(storage.replicationSource ? { offsite: await offsitePlan(cfg, storage.replicationSource, p) } : {}),
+    };
 }

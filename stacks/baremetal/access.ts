@@ -2,9 +2,9 @@
 // every bucket policy carries. No consumer owns a bucket: an RGW bucket owner has full access
 // whatever the policy says, so the owner is a user whose keys never leave the object-store
 // namespace, and every consumer gets exactly its grants, per prefix.
-import { type Config } from "../config";
-import { CNPG_OBJECT_ACTIONS, MSSQL_OBJECT_ACTIONS, REPLICATOR_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "./actions";
-import { VELERO_RESERVED, cnpgWriters, mssqlPrefix, postgresPrefix, type BucketPlan } from "./layout";
+import { type Config } from "../../config";
+import { CNPG_OBJECT_ACTIONS, MSSQL_OBJECT_ACTIONS, REPLICATOR_OBJECT_ACTIONS, VELERO_OBJECT_ACTIONS } from "../actions";
+import { VELERO_RESERVED, cnpgWriters, mssqlPrefix, postgresPrefix, type BucketPlan } from "../layout";
 
 /** Owner of every backup bucket: no consumer holds its keys (Rook generates them in the object-store namespace). */
 export const BUCKET_OWNER = "backup-owner";

@@ -3,7 +3,7 @@
 // guard rails, so no bucket can be created without them.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type LifecycleRule } from "./layout";
+import { type LifecycleRule } from "../layout";
 
 export interface Statement {
     Sid?: string;

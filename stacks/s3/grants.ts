@@ -1,6 +1,6 @@
 // IAM statements that need conditions to be least privilege: a KMS key used only through S3 for
 // named buckets, and Velero's EBS snapshot actions limited to what Velero itself tags.
-import { type Statement } from "./s3";
+import { type Statement } from "./bucket";
 
 /** S3's endpoint in a region, as KMS sees it in `kms:ViaService`. */
 export function s3Service(region: string, partition: string): string {
