@@ -41,6 +41,17 @@ const dnsLabel = (what: string, max = 63) =>
             `${what} must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit`,
         );
 
+/** A DNS-1123 subdomain: what Secret and StorageClass names may be (dots allowed, at most 253 characters). */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const dnsSubdomain = (what: string) =>
+    z
+        .string()
+        .max(253, `${what} must be at most 253 characters`)
+        .regex(
+            DNS_SUBDOMAIN,
+            `${what} must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit`,
+        );
+
 const namespaceName = dnsLabel("a Kubernetes namespace");
 
 /** Prefixes and suffixes S3 reserves (AWS's "General purpose bucket naming rules"): buckets with them cannot be created. */
@@ -274,7 +285,7 @@ const mssqlDatabase = z.strictObject({
     user: z.string().min(1).default("sa"),
     /** Secret holding that login's password. Default mssql-admin / MSSQL_SA_PASSWORD (seed). */
     passwordSecret: z
-        .strictObject({ name: dnsLabel("a Secret name", 253).default("mssql-admin"), key: z.string().min(1).default("MSSQL_SA_PASSWORD") })
+        .strictObject({ name: dnsSubdomain("a Secret name").default("mssql-admin"), key: z.string().min(1).default("MSSQL_SA_PASSWORD") })
         .prefault({}),
     /** Image with sqlcmd (mssql-tools18), pinned. Default the seed's SQL Server image, which ships /opt/mssql-tools18. */
     image: pinnedImage.default("mcr.microsoft.com/mssql/server:2022-CU20-GDR2-ubuntu-22.04"),
@@ -370,7 +381,7 @@ const recovery = z.strictObject({
         })
         .optional(),
     /** Storage. Default 10Gi in the cluster's default StorageClass. */
-    storage: z.strictObject({ size: quantity.default("10Gi"), storageClass: dnsLabel("a StorageClass name", 253).optional() }).prefault({}),
+    storage: z.strictObject({ size: quantity.default("10Gi"), storageClass: dnsSubdomain("a StorageClass name").optional() }).prefault({}),
     /** Resources. Default the seed's (500m/1Gi requests, 2/4Gi limits). */
     resources: resources.default({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2000m", memory: "4Gi" } }),
 });
@@ -431,7 +442,7 @@ const velero = z
          * can see which drivers snapshot.
          */
         snapshotStorageClasses: z
-            .array(dnsLabel("a StorageClass name", 253))
+            .array(dnsSubdomain("a StorageClass name"))
             .min(1, "list at least one StorageClass, or leave the key out")
             .optional(),
     })
@@ -699,7 +710,7 @@ const offsiteDestination = z.strictObject({
     provider: z.enum(["AWS", "Ceph", "Minio", "Wasabi", "Other"]).default("Other"),
     /** Secret in offsite.namespace with the destination's access key pair (you create it). */
     credentialsSecret: z.strictObject({
-        name: dnsLabel("a Secret name", 253),
+        name: dnsSubdomain("a Secret name"),
         /** Key holding the access key id. Default AWS_ACCESS_KEY_ID. */
         accessKeyIdKey: z.string().min(1).default("AWS_ACCESS_KEY_ID"),
         /** Key holding the secret access key. Default AWS_SECRET_ACCESS_KEY. */
