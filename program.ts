@@ -66,6 +66,21 @@ function offsiteCopy(cfg: Config, plan: OffsiteCopyPlan, p: Providers): { job: S
     };
 }
 
+/** BackupAlerts' (and the dashboard's) args: the config's settings and the CronJobs the components created. */
+export function alertsArgsOf(cfg: Config, jobs: Pick<AlertsArgs, "mssqlJobs" | "offsiteJobs" | "drillJobs">): AlertsArgs {
+    return {
+        namespace: cfg.alerts.namespace,
+        labels: cfg.alerts.labels,
+        runbookBaseUrl: cfg.alerts.runbookBaseUrl,
+        graceHours: cfg.alerts.graceHours,
+        veleroNamespace: cfg.velero.namespace,
+        veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
+        cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
+        ...jobs,
+        coverage: coverageRules(cfg),
+    };
+}
+
 /** Builds the whole stack from validated config; returns the stack outputs. */
 export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
     const use = componentOptions(p);
@@ -162,19 +177,7 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
           )
         : undefined;
     // The alerts' inputs, read by the dashboard too (even with the PrometheusRule off): one set of thresholds.
-    const alertsArgs: AlertsArgs = {
-        namespace: cfg.alerts.namespace,
-        labels: cfg.alerts.labels,
-        runbookBaseUrl: cfg.alerts.runbookBaseUrl,
-        graceHours: cfg.alerts.graceHours,
-        veleroNamespace: cfg.velero.namespace,
-        veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
-        cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
-        mssqlJobs,
-        offsiteJobs,
-        drillJobs: drills?.cronJobs ?? [],
-        coverage: coverageRules(cfg),
-    };
+    const alertsArgs = alertsArgsOf(cfg, { mssqlJobs, offsiteJobs, drillJobs: drills?.cronJobs ?? [] });
     const alerts = cfg.alerts.enabled ? new BackupAlerts("backup-alerts", alertsArgs, use) : undefined;
     const dashboard = cfg.dashboard.enabled
         ? new BackupDashboard(

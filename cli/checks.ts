@@ -40,6 +40,19 @@ export interface Snapshot {
     pvcs: KubeObject[];
 }
 
+/** A snapshot with nothing in it (tests add what a case needs). */
+export const emptySnapshot = (): Snapshot => ({
+    clusters: [],
+    scheduledBackups: [],
+    backups: [],
+    objectStores: [],
+    cronJobs: [],
+    veleroLocations: [],
+    veleroSchedules: [],
+    veleroBackups: [],
+    pvcs: [],
+});
+
 export { OPT_OUT };
 
 type Obj = Record<string, unknown>;

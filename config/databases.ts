@@ -1,6 +1,6 @@
 // The database sections: PostgreSQL (CNPG) clusters, SQL Server databases, recoveries.
 import { z } from "zod";
-import { cron5, dnsLabel, namespaceName, pinnedImage, quantity, resources } from "./formats";
+import { cron5, dnsLabel, dnsSubdomain, namespaceName, pinnedImage, quantity, resources } from "./formats";
 
 // ---- sections -------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ export const mssqlDatabase = z.strictObject({
     user: z.string().min(1).default("sa"),
     /** Secret holding that login's password. Default mssql-admin / MSSQL_SA_PASSWORD (seed). */
     passwordSecret: z
-        .strictObject({ name: dnsLabel("a Secret name", 253).default("mssql-admin"), key: z.string().min(1).default("MSSQL_SA_PASSWORD") })
+        .strictObject({ name: dnsSubdomain("a Secret name").default("mssql-admin"), key: z.string().min(1).default("MSSQL_SA_PASSWORD") })
         .prefault({}),
     /** Image with sqlcmd (mssql-tools18), pinned. Default the seed's SQL Server image, which ships /opt/mssql-tools18. */
     image: pinnedImage.default("mcr.microsoft.com/mssql/server:2022-CU20-GDR2-ubuntu-22.04"),
@@ -147,7 +147,7 @@ export const recovery = z.strictObject({
         })
         .optional(),
     /** Storage. Default 10Gi in the cluster's default StorageClass. */
-    storage: z.strictObject({ size: quantity.default("10Gi"), storageClass: dnsLabel("a StorageClass name", 253).optional() }).prefault({}),
+    storage: z.strictObject({ size: quantity.default("10Gi"), storageClass: dnsSubdomain("a StorageClass name").optional() }).prefault({}),
     /** Resources. Default the seed's (500m/1Gi requests, 2/4Gi limits). */
     resources: resources.default({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2000m", memory: "4Gi" } }),
 });

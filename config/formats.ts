@@ -15,6 +15,17 @@ export const dnsLabel = (what: string, max = 63) =>
             `${what} must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit`,
         );
 
+/** A DNS-1123 subdomain: what Secret and StorageClass names may be (dots allowed, at most 253 characters). */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const dnsSubdomain = (what: string) =>
+    z
+        .string()
+        .max(253, `${what} must be at most 253 characters`)
+        .regex(
+            DNS_SUBDOMAIN,
+            `${what} must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit`,
+        );
+
 export const namespaceName = dnsLabel("a Kubernetes namespace");
 
 /** Prefixes and suffixes S3 reserves (AWS's "General purpose bucket naming rules"): buckets with them cannot be created. */

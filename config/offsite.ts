@@ -1,6 +1,6 @@
 // backup:offsite.
 import { z } from "zod";
-import { bucketName, cron5, dnsLabel, httpUrl, namespaceName, pinnedImage, resources, s3Region } from "./formats";
+import { bucketName, cron5, dnsSubdomain, httpUrl, namespaceName, pinnedImage, resources, s3Region } from "./formats";
 import { awsRegion, objectLock } from "./storage";
 
 export const offsiteAws = z.strictObject({
@@ -40,7 +40,7 @@ export const offsiteDestination = z.strictObject({
     provider: z.enum(["AWS", "Ceph", "Minio", "Wasabi", "Other"]).default("Other"),
     /** Secret in offsite.namespace with the destination's access key pair (you create it). */
     credentialsSecret: z.strictObject({
-        name: dnsLabel("a Secret name", 253),
+        name: dnsSubdomain("a Secret name"),
         /** Key holding the access key id. Default AWS_ACCESS_KEY_ID. */
         accessKeyIdKey: z.string().min(1).default("AWS_ACCESS_KEY_ID"),
         /** Key holding the secret access key. Default AWS_SECRET_ACCESS_KEY. */

@@ -1,6 +1,6 @@
 // backup:velero.
 import { z } from "zod";
-import { cron5, dnsLabel, namespaceName, pinnedImage, resources, ttl } from "./formats";
+import { cron5, dnsLabel, dnsSubdomain, namespaceName, pinnedImage, resources, ttl } from "./formats";
 
 export const veleroSchedule = z.strictObject({
     /** Five-field cron, UTC. */
@@ -58,7 +58,7 @@ export const velero = z
          * can see which drivers snapshot.
          */
         snapshotStorageClasses: z
-            .array(dnsLabel("a StorageClass name", 253))
+            .array(dnsSubdomain("a StorageClass name"))
             .min(1, "list at least one StorageClass, or leave the key out")
             .optional(),
     })

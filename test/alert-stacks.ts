@@ -5,8 +5,8 @@
 import { type AlertsArgs } from "../components/alerts";
 import { type Config, parseConfig } from "../config";
 import { drillCronJobName, mssqlBackupJobName, OFFSITE_CRONJOB } from "../core/names";
+import { alertsArgsOf } from "../program";
 import { type Raw, stackConfig } from "./harness";
-import { coverageRules } from "../config/coverage";
 
 export interface AlertStack {
     name: string;
@@ -59,7 +59,7 @@ export function alertStackConfig(s: AlertStack): Config {
     return parseConfig(raw);
 }
 
-/** BackupAlerts' args for `cfg`, as program.ts builds them (CronJob names from the same naming functions). */
+/** BackupAlerts' args for `cfg`: program.ts's own mapping, with the CronJobs derived from config by the same naming functions. */
 export function alertsArgsFor(cfg: Config): AlertsArgs {
     const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     const d = cfg.drills;
@@ -67,20 +67,12 @@ export function alertsArgsFor(cfg: Config): AlertsArgs {
         d.enabled && d.schedule !== undefined
             ? [...cfg.postgres].sort(byName).filter((db) => d.databases.length === 0 || d.databases.includes(db.name))
             : [];
-    return {
-        namespace: cfg.alerts.namespace,
-        labels: cfg.alerts.labels,
-        runbookBaseUrl: cfg.alerts.runbookBaseUrl,
-        graceHours: cfg.alerts.graceHours,
-        veleroNamespace: cfg.velero.namespace,
-        veleroSchedules: cfg.ha ? Object.fromEntries(Object.entries(cfg.velero.schedules).map(([n, s]) => [n, s.schedule])) : {},
-        cnpg: { method: cfg.cnpg.method, schedule: cfg.cnpg.schedule, clusters: cfg.postgres },
+    return alertsArgsOf(cfg, {
         mssqlJobs: cfg.mssql.map((db) => ({ namespace: db.namespace, cronJob: mssqlBackupJobName(db.name), schedule: db.schedule })),
         offsiteJobs:
             cfg.platform === "baremetal" && cfg.offsite.enabled
                 ? [{ namespace: cfg.offsite.namespace, cronJob: OFFSITE_CRONJOB, schedule: cfg.offsite.schedule }]
                 : [],
         drillJobs: drilled.map((db) => ({ namespace: db.namespace, cronJob: drillCronJobName(db.name), schedule: d.schedule as string })),
-        coverage: coverageRules(cfg),
-    };
+    });
 }

@@ -195,7 +195,7 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "a snapshot StorageClass name with capitals and an underscore",
         (r) => (section(r, "velero").snapshotStorageClasses = ["GP3_fast"]),
         "backup:velero.snapshotStorageClasses[0]",
-        "lowercase letters, digits and '-'",
+        "DNS-1123 subdomain",
     ),
     bm(
         "a drill schedule with seconds",

@@ -70,6 +70,11 @@ describe("config", () => {
         a.cnpg = { recoveries: [{ from: "esb-postgres", name: "esb-r", targetTime: "2024-02-29T23:59:59+03:00", imageName: "x:1" }] };
         a.velero = { schedules: { yearly: { schedule: "0 2 * * *", ttl: "87600h" } } };
         assert.doesNotThrow(() => parseConfig(a));
+        // Secret and StorageClass names are DNS-1123 subdomains: dots are allowed.
+        const dotted = clone(bm);
+        dotted.velero = { ...(dotted.velero as Raw), snapshotStorageClasses: ["ebs.csi-gp3", "ceph-rbd-single"] };
+        (dotted.mssql as Raw[])[0].passwordSecret = { name: "mssql.admin" };
+        assert.deepStrictEqual(parseConfig(dotted).velero.snapshotStorageClasses, ["ebs.csi-gp3", "ceph-rbd-single"]);
     });
 
     it("fails before any resource is registered, naming the key", async () => {

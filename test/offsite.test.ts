@@ -5,7 +5,7 @@ import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { podSecurityLabels } from "../components/namespaces";
 import { copyScript } from "../components/offsite";
 import { parseConfig } from "../config";
-import { evaluate, type Row, type Snapshot } from "../cli/checks";
+import { emptySnapshot, evaluate, type Row } from "../cli/checks";
 import { type KubeObject } from "../cli/kube";
 import { clone, crdValidator, list, owned, render, stackConfig, statements, type Raw, type Rendered, type Statement } from "./harness";
 import { accessTable } from "./rgw-policy";
@@ -729,17 +729,6 @@ describe("verify: off-site copy and drills", () => {
         spec: {},
         status: lastSuccess ? { lastSuccessfulTime: lastSuccess } : {},
     });
-    const empty = (): Snapshot => ({
-        clusters: [],
-        scheduledBackups: [],
-        backups: [],
-        objectStores: [],
-        cronJobs: [],
-        veleroLocations: [],
-        veleroSchedules: [],
-        veleroBackups: [],
-        pvcs: [],
-    });
     const row = (rows: Row[], kind: string, name: string) => {
         const found = rows.find((x) => x.kind === kind && x.name === name);
         assert.ok(found, `no ${kind} row ${name}`);
@@ -748,7 +737,7 @@ describe("verify: off-site copy and drills", () => {
 
     it("checks the off-site copy's last success against its schedule (bare metal)", () => {
         const cfg = parseConfig({ ...stackConfig("baremetal"), offsite: { enabled: true, aws: { region: "eu-west-1", bucket: "b-off" } } });
-        const snap = empty();
+        const snap = emptySnapshot();
         snap.cronJobs = [cronJob("backup-offsite", "offsite-copy", ago(30))];
         const stale = row(evaluate(cfg, snap, NOW), "offsite", "backup-offsite/offsite-copy");
         assert.deepStrictEqual(
@@ -761,7 +750,7 @@ describe("verify: off-site copy and drills", () => {
         assert.strictEqual(row(evaluate(cfg, snap, NOW), "offsite", "backup-offsite/offsite-copy").detail, "CronJob not found");
         const awsCfg = parseConfig({ ...stackConfig("aws"), offsite: { enabled: true, aws: { region: "eu-west-1" } } });
         assert.ok(
-            !evaluate(awsCfg, empty(), NOW).some((x) => x.kind === "offsite"),
+            !evaluate(awsCfg, emptySnapshot(), NOW).some((x) => x.kind === "offsite"),
             "S3 replication is not visible from the cluster (README)",
         );
     });
@@ -771,7 +760,7 @@ describe("verify: off-site copy and drills", () => {
             ...stackConfig("baremetal"),
             drills: { enabled: true, schedule: "0 5 * * 0", databases: ["esb-postgres"] },
         });
-        const snap = empty();
+        const snap = emptySnapshot();
         snap.cronJobs = [cronJob("rciis-prod", "esb-postgres-drill", ago(30))];
         const report = (ok: boolean) => ({
             metadata: { namespace: "rciis-prod", name: "esb-postgres-drill-report" },
@@ -805,7 +794,7 @@ describe("verify: off-site copy and drills", () => {
 
     it("counts a drill cluster's volume as covered while it exists", () => {
         const cfg = parseConfig({ ...stackConfig("baremetal"), velero: { schedules: {} }, drills: { enabled: true } });
-        const snap = empty();
+        const snap = emptySnapshot();
         snap.pvcs = [
             { metadata: { namespace: "keycloak", name: "keycloak-pg-drill-1", labels: { "cnpg.io/cluster": "keycloak-pg-drill" } } },
         ];

@@ -11,7 +11,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { alertSpecs } from "../../components/alerts";
 import { coverageCanFail } from "../../core/coverage";
-import { evaluate, type Snapshot } from "../../cli/checks";
+import { emptySnapshot, evaluate } from "../../cli/checks";
 import { expectedAlerts, INTERVAL, promtoolFiles, seriesText } from "../../test/alert-cases";
 import { ALERT_STACKS, alertStackConfig, alertsArgsFor } from "../../test/alert-stacks";
 import { coverageFixture, ksmPvcSeries, pvcObjects } from "../../test/coverage-fixture";
@@ -26,19 +26,6 @@ const PROMTOOL = path.join(CACHE, "bin", `promtool-${VERSION}`, "promtool");
 const promtool = (...args: string[]) => spawnSync(PROMTOOL, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
 const ok = (res: ReturnType<typeof promtool>, what: string) =>
     assert.strictEqual(res.status, 0, `${what} failed (${String(res.status)}):\n${res.stdout}\n${res.stderr}`.slice(0, 20_000));
-
-/** An empty snapshot: coverage rows depend on the PVCs alone. */
-const noObjects = (): Snapshot => ({
-    clusters: [],
-    scheduledBackups: [],
-    backups: [],
-    objectStores: [],
-    cronJobs: [],
-    veleroLocations: [],
-    veleroSchedules: [],
-    veleroBackups: [],
-    pvcs: [],
-});
 
 describe("alert rules under promtool", () => {
     let tmp: string;
@@ -92,7 +79,7 @@ describe("alert rules under promtool", () => {
         it(`${st.name}: verify's unprotected PVCs are exactly those the coverage alert fires for`, function () {
             this.timeout(5 * 60_000);
             const pvcs = coverageFixture(rules);
-            const unprotected = evaluate(cfg, { ...noObjects(), pvcs: pvcObjects(pvcs) }, Date.parse("2026-11-21T12:00:00Z"))
+            const unprotected = evaluate(cfg, { ...emptySnapshot(), pvcs: pvcObjects(pvcs) }, Date.parse("2026-11-21T12:00:00Z"))
                 .filter((r) => r.kind === "pvc" && r.name !== "*" && r.status === "FAIL")
                 .map((r) => r.name);
             assert.ok(unprotected.length > 0 && unprotected.length < pvcs.length, `${unprotected.length} of ${pvcs.length}`);
