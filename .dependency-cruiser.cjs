@@ -2,7 +2,7 @@
 // -> outputs, and imports point down only. Checked by `npm test` (npm run lint:layers).
 const below = (...folders) => `^(${folders.join("|")})(/|\\.ts$)`;
 const everythingBut = (...allowed) => {
-    const all = ["core", "config", "components", "stacks", "drill", "cli", "e2e", "test", "program", "index", "providers"];
+    const all = ["core", "config", "components", "stacks", "drill", "cli", "kube", "e2e", "test", "program", "index", "providers"];
     return below(...all.filter((f) => !allowed.includes(f)));
 };
 
@@ -54,9 +54,16 @@ module.exports = {
         {
             name: "drill-runner-stands-alone",
             severity: "error",
-            comment: "drill/ is shipped into the cluster as one bundle: it may use core/ and libraries, nothing else.",
+            comment: "drill/ is shipped into the cluster as one bundle: it may use core/, the API client and libraries, nothing else.",
             from: { path: "^drill/" },
-            to: { path: everythingBut("core", "drill") },
+            to: { path: everythingBut("core", "kube", "drill") },
+        },
+        {
+            name: "api-client-stands-alone",
+            severity: "error",
+            comment: "kube/ is the API client the tools and the drill runner share: it imports nothing of the project.",
+            from: { path: "^kube/" },
+            to: { path: everythingBut("kube") },
         },
         {
             name: "tools-use-the-program-not-the-tests",
@@ -70,12 +77,12 @@ module.exports = {
             severity: "error",
             comment: "The program and its entry point never import tools, tests or the harness.",
             from: { path: "^(program|index|providers)\\.ts$" },
-            to: { path: below("cli", "e2e", "test", "drill") },
+            to: { path: below("cli", "e2e", "test", "drill", "kube") },
         },
         {
             name: "shipped-code-imports-no-test-code",
             severity: "error",
-            from: { path: "^(core|config|components|stacks|drill|cli)/" },
+            from: { path: "^(core|config|components|stacks|drill|kube|cli)/" },
             to: { path: "^(test|e2e)/" },
         },
     ],

@@ -5,7 +5,15 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
     {
-        ignores: ["bin/**", "node_modules/**", "policy/bin/**", "policy/node_modules/**", "e2e/langhost/**", "e2e/random-standin/**"],
+        ignores: [
+            "bin/**",
+            "drill/dist/**",
+            "node_modules/**",
+            "policy/bin/**",
+            "policy/node_modules/**",
+            "e2e/langhost/**",
+            "e2e/random-standin/**",
+        ],
     },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,

@@ -3,7 +3,7 @@
 // rule is testable without a cluster.
 import { coveredBy, OPT_OUT } from "../core/coverage";
 import { type Config } from "../config";
-import { type KubeObject } from "./kube";
+import { type KubeObject } from "../kube/client";
 import { BARMAN_PLUGIN, drillCronJobName, drillReportName, objectStoreName, OFFSITE_CRONJOB, scheduledBackupName } from "../core/names";
 import { coverageRules } from "../config/coverage";
 import { type DrillReport } from "../core/drill";

@@ -6,7 +6,7 @@
 // passed, 1 when it failed, 2 on a configuration problem, 64 on a usage error.
 import { parseConfigMap, type Config } from "../config";
 import { runDrill, summary } from "../drill/core";
-import { Kube } from "./kube";
+import { Kube } from "../kube/client";
 import { readStackConfig, stackFile } from "./stackfile";
 import { runCli } from "./run";
 

@@ -6,7 +6,7 @@
 import { parseArgs as parseCommandLine } from "util";
 import { parseConfigMap, type Config } from "../config";
 import { evaluate, type Row, type Snapshot } from "./checks";
-import { apiPath, Kube, type KubeObject, type KubeOptions } from "./kube";
+import { apiPath, Kube, type KubeObject, type KubeOptions } from "../kube/client";
 import { readStackConfig, stackFile } from "./stackfile";
 import { runCli } from "./run";
 import { sleep, watch, type Refresh, type WatchOptions } from "./watch";

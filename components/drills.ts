@@ -1,8 +1,8 @@
 // Restore drills: per database, the drill template (how a temporary cluster restores from the
 // database's archive, built by the same code as a declared recovery) and, on a schedule, an
 // in-cluster CronJob that runs the drill with only the permissions it needs. The CronJob runs the
-// compiled drill (scripts/drill-job.ts, drill-core.ts, kube.ts) from a ConfigMap on a pinned
-// Node.js image: the code that runs is the code in this repository, reviewed with the stack.
+// drill runner (drill/, bundled by esbuild into one file by `npm run build`) from a ConfigMap on a
+// pinned Node.js image: the code that runs is the code in this repository, reviewed with the stack.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
@@ -31,18 +31,21 @@ export const drillRunnerName = (database: string): string => `${database}-drill-
 export const RUNNER_CONFIGMAP = "backup-drill-runner";
 /** The official Node.js images' non-root user. */
 const NODE_UID = 1000;
-/** Compiled files the runner needs, next to this file's compiled output. */
-const RUNNER_FILES = ["drill-job.js", "drill-core.js", "kube.js"];
+/** The bundle's file name, in the ConfigMap and in the container. */
+export const RUNNER_FILE = "runner.js";
 
-/** The runner's code, from the build (bin/scripts); source-map comments dropped (the maps are not shipped). */
-export function runnerCode(dir = path.join(__dirname, "..", "scripts")): Record<string, string> {
-    return Object.fromEntries(
-        RUNNER_FILES.map((file) => {
-            const full = path.join(dir, file);
-            if (!fs.existsSync(full)) throw new Error(`${full} is missing: run \`npm run build\` before deploying restore drills`);
-            return [file, fs.readFileSync(full, "utf8").replace(/\n\/\/# sourceMappingURL=.*\n?$/, "\n")];
-        }),
-    );
+/** The project root: the nearest folder above this file (compiled or not) with a package.json. */
+function projectRoot(from = __dirname): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "package.json"))) return dir;
+        if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+    }
+}
+
+/** The runner's code: drill/ bundled by esbuild into one file (`npm run build`). */
+export function runnerCode(file = path.join(projectRoot(), "drill", "dist", RUNNER_FILE)): Record<string, string> {
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before deploying restore drills`);
+    return { [RUNNER_FILE]: fs.readFileSync(file, "utf8") };
 }
 
 /** The drill runner's permissions in its database's namespace: its own objects by name, create where names cannot be restricted. */
@@ -214,7 +217,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
                                             {
                                                 name: "drill",
                                                 image: args.image,
-                                                command: ["node", "/drill/drill-job.js"],
+                                                command: ["node", `/drill/${RUNNER_FILE}`],
                                                 env: [
                                                     { name: "DRILL_NAMESPACE", value: db.namespace },
                                                     { name: "DRILL_DATABASE", value: db.name },

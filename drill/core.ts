@@ -1,10 +1,9 @@
 // A restore drill, independent of how it talks to the cluster: create a temporary recovery Cluster
 // from a database's backups, wait until it is healthy (or failing, or out of time), run a read-only
 // check query against it, report how long recovery took and to which point, and delete what the
-// drill created whatever happened. The command line (drill.ts) and the in-cluster runner
-// (drill-job.ts) both run this; tests run it against a fake client or a real API server.
-// No runtime imports: the in-cluster runner ships this file without node_modules.
-import type { KubeObject } from "../cli/kube";
+// drill created whatever happened. The command line (cli/drill.ts) and the in-cluster runner
+// (drill/job.ts) both run this; tests run it against a fake client or a real API server.
+import type { KubeObject } from "../kube/client";
 import {
     DRILL_LABEL,
     drillCheckJobName,

@@ -26,7 +26,7 @@ import {
     Workspace,
 } from "./harness";
 import { buildVelero, createApplication, deleteNamespace, restoredContent, upgradeCrds, VeleroServer, waitFor } from "./velero/server";
-import { apiPath, type Kube, type KubeObject } from "../cli/kube";
+import { apiPath, type Kube, type KubeObject } from "../kube/client";
 
 type Obj = Record<string, unknown>;
 const APP_NS = "demo-shop";

@@ -8,7 +8,7 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import { CHARTS } from "../components/charts";
 
-import { apiPath, Kube } from "../cli/kube";
+import { apiPath, Kube } from "../kube/client";
 import { projectRoot, readStackConfig, stackFile } from "../cli/stackfile";
 
 export const ROOT = projectRoot;

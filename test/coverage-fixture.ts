@@ -3,7 +3,7 @@
 // PersistentVolumeClaimNotBackedUp alert reads are derived, so the two can be held to the same answer.
 import { CNPG_CLUSTER_LABEL, OPT_OUT, type CoverageRules } from "../core/coverage";
 import { KSM_CNPG_CLUSTER, KSM_OPT_OUT } from "../components/alerts";
-import { type KubeObject } from "../cli/kube";
+import { type KubeObject } from "../kube/client";
 
 export interface FixturePvc {
     readonly namespace: string;

@@ -2,7 +2,7 @@
 // real local API server in the end-to-end tests. The test plays the operators: CloudNativePG (the
 // drill cluster's status, its recovery Job) and the Job controller (the check Job's status).
 import * as assert from "assert";
-import { type KubeObject } from "../cli/kube";
+import { type KubeObject } from "../kube/client";
 import { paths, runDrill, HEALTHY_PHASE, type DrillClient, type DrillOptions } from "../drill/core";
 import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName } from "../core/names";
 import { type DrillReport, type DrillTemplate } from "../core/drill";

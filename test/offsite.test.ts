@@ -6,7 +6,7 @@ import { podSecurityLabels } from "../components/namespaces";
 import { copyScript } from "../components/offsite";
 import { parseConfig } from "../config";
 import { emptySnapshot, evaluate, type Row } from "../cli/checks";
-import { type KubeObject } from "../cli/kube";
+import { type KubeObject } from "../kube/client";
 import { clone, crdValidator, list, owned, render, stackConfig, statements, type Raw, type Rendered, type Statement } from "./harness";
 import { accessTable } from "./rgw-policy";
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseConfig } from "../config";
 import { evaluate, OPT_OUT, type Row, type Snapshot } from "../cli/checks";
-import { KubeError, type KubeObject } from "../cli/kube";
+import { KubeError, type KubeObject } from "../kube/client";
 import { projectRoot } from "../cli/stackfile";
 import { EXIT, exitCode, parseArgs, summary, table, USAGE, verify, type Report, type VerifyIo } from "../cli/verify";
 import { coverageCanFail, coveredBy } from "../core/coverage";

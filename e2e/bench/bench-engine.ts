@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { kube, localOverrides, startCluster, toolchainEnv, Workspace } from "../harness";
-import { apiPath } from "../../cli/kube";
+import { apiPath } from "../../kube/client";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 

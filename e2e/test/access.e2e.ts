@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { apiPath, type Kube, type KubeObject } from "../../cli/kube";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { COLUMNS, ELSEWHERE, README_ACCESS_EXAMPLE, readmeAccessTable, type AccessRow, type Column } from "../../test/rgw-policy";
 import { kube, localOverrides, OBJECT_STORE, objectStoreOverrides, ROOT, Workspace } from "../harness";

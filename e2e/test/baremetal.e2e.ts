@@ -8,7 +8,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { main } from "../../program";
 import { record, type Recorded } from "../../cli/recorder";
-import { apiPath, type Kube, type KubeObject } from "../../cli/kube";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { CHART_PATHS, kube, localOverrides, ROOT, Workspace } from "../harness";
 import { shared } from "./hooks";
 import { readStackConfig, stackFile } from "../../cli/stackfile";

@@ -1,7 +1,7 @@
 // A namespace that exists before the program names it (velero.namespace): `up` adopts it and labels it for Pod
 // Security, whose admission then accepts the Velero pod there; `destroy` leaves the namespace and what else is in it.
 import * as assert from "assert";
-import { apiPath, KubeError, type Kube, type KubeObject } from "../../cli/kube";
+import { apiPath, KubeError, type Kube, type KubeObject } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { kube, localOverrides, settledNamespace, Workspace } from "../harness";
 import { shared } from "./hooks";

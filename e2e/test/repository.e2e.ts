@@ -1,7 +1,7 @@
 // README "A stack re-created after its state was lost", for Velero's kopia repository password: a new stack never
 // replaces it, and the documented way to keep it (the old value into secret config, from standard input) converges.
 import * as assert from "assert";
-import { apiPath, type Kube } from "../../cli/kube";
+import { apiPath, type Kube } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { kube, localOverrides, Workspace } from "../harness";
 import { shared } from "./hooks";

@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { apiPath, type Kube, type KubeObject } from "../../cli/kube";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { CHART_PATHS, kube, Workspace } from "../harness";
 import { buildVelero, createApplication, deleteNamespace, restoredContent, upgradeCrds, VeleroServer, waitFor } from "../velero/server";

@@ -8,7 +8,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { apiPath, type Kube, type KubeObject } from "../../cli/kube";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { installVeleroCrds, kube, ROOT, settledNamespace } from "../harness";
 import { shared } from "./hooks";

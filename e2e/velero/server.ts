@@ -8,7 +8,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { parse, parseAllDocuments } from "yaml";
-import { apiPath, type Kube, type KubeObject } from "../../cli/kube";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { FIXTURES, ROOT } from "../harness";
 
 type Obj = Record<string, unknown>;

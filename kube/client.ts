@@ -1,8 +1,12 @@
 // A small Kubernetes API client for the command-line tools (verify, drills): reads a kubeconfig the
 // way kubectl does (KUBECONFIG or ~/.kube/config, current or chosen context; client certificates,
 // bearer tokens or an exec credential plugin such as `aws eks get-token`), or the pod's service
-// account inside a cluster, and speaks JSON over HTTPS. Only Node.js built-ins at load time: the
-// in-cluster drill runner ships this file without node_modules.
+// account inside a cluster, and speaks JSON over HTTPS. Only Node.js built-ins at load time (yaml is
+// required lazily, for kubeconfigs): the in-cluster drill runner bundles this file.
+// Hand-written, not @kubernetes/client-node, because of the drill runner: it ships in a ConfigMap per
+// namespace, stored twice in Pulumi state (inputs and outputs). Measured with esbuild: client-node's
+// KubeConfig alone bundles to 1.28 MB minified (0.37 MB gzipped, over a ConfigMap's 1 MiB unzipped);
+// the whole runner with this client is 28 KB, unminified and readable.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
