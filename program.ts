@@ -81,35 +81,14 @@ export function alertsArgsOf(cfg: Config, jobs: Pick<AlertsArgs, "mssqlJobs" | "
     };
 }
 
-/** Builds the whole stack from validated config; returns the stack outputs. */
-export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
-    const use = componentOptions(p);
-    // Velero's namespace is created here (as Flux's createNamespace did in the seeds), and kept on destroy; the
-    // application and storage namespaces already exist and belong to others.
-    const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);
-    const namespaces = { [cfg.velero.namespace]: veleroNs };
-
-    // The one platform choice; each is loaded only when chosen (@pulumi/aws is large, bare metal never needs it).
-    const platform: Platform =
-        cfg.platform === "aws"
-            ? (await import("./stacks/aws/index")).awsPlatform(cfg, use)
-            : await (await import("./stacks/baremetal/index")).baremetalPlatform(cfg, namespaces, p);
-    const targets = platform.targets;
-    const platformOutputs: Record<string, unknown> = { ...platform.outputs };
-    const offsiteJobs: ScheduledJob[] = [];
-    if (platform.offsite) {
-        const copy = offsiteCopy(cfg, platform.offsite, p);
-        offsiteJobs.push(copy.job);
-        platformOutputs.offsite = copy.outputs;
-    }
-
-    // From here on nothing knows which platform it runs on: components see only targets and config.
-    const velero = new Velero(
+/** Velero on the platform's target, in its own namespace (created here, as Flux's createNamespace did in the seeds). */
+function velero(cfg: Config, target: BackupTarget, namespaceResource: pulumi.Resource, use: pulumi.ComponentResourceOptions): Velero {
+    return new Velero(
         "velero",
         {
-            target: targets.velero,
+            target,
             namespace: cfg.velero.namespace,
-            namespaceResource: veleroNs,
+            namespaceResource,
             serviceAccount: cfg.velero.serviceAccount,
             ha: cfg.ha,
             schedules: cfg.velero.schedules,
@@ -127,15 +106,11 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         },
         use,
     );
-    if (cfg.descheduler.enabled) {
-        new Descheduler(
-            "descheduler",
-            { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait },
-            use,
-        );
-    }
+}
 
-    const cnpg = new CnpgBackups(
+/** CloudNativePG backups (ObjectStores, ScheduledBackups) and declared recoveries. */
+function cnpgBackups(cfg: Config, targets: Platform["targets"], use: pulumi.ComponentResourceOptions): CnpgBackups {
+    return new CnpgBackups(
         "cnpg",
         {
             clusters: cfg.postgres,
@@ -149,64 +124,108 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         },
         use,
     );
-    const mssql: Record<string, unknown> = {};
-    const mssqlJobs: ScheduledJob[] = [];
+}
+
+/** One SQL Server backup job per database; returns their outputs by key and their CronJobs. */
+function mssqlBackups(cfg: Config, targets: Platform["targets"], use: pulumi.ComponentResourceOptions) {
+    const outputs: Record<string, unknown> = {};
+    const jobs: ScheduledJob[] = [];
     for (const db of cfg.mssql) {
         const key = mssqlKey(db);
         const target = targets.mssql[key];
-        const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait }, use);
-        mssql[key] = { ...describeTarget(target), cronJob: jobPath(job.job) };
-        mssqlJobs.push(job.job);
+        const backup = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait }, use);
+        outputs[key] = { ...describeTarget(target), cronJob: jobPath(backup.job) };
+        jobs.push(backup.job);
     }
-    const drills = cfg.drills.enabled
-        ? new RestoreDrills(
-              "drills",
-              {
-                  databases: cfg.postgres,
-                  readers: targets.drills ?? {},
-                  method: cfg.cnpg.method,
-                  retention: cfg.retention,
-                  schedule: cfg.drills.schedule,
-                  scheduled: cfg.drills.databases,
-                  timeoutMinutes: cfg.drills.timeoutMinutes,
-                  image: cfg.drills.image,
-                  checkImage: cfg.drills.checkImage,
-                  resources: cfg.drills.resources,
-              },
-              use,
-          )
-        : undefined;
+    return { outputs, jobs };
+}
+
+/** Restore drills when enabled: a template per database, CronJobs when scheduled. */
+function restoreDrills(cfg: Config, targets: Platform["targets"], use: pulumi.ComponentResourceOptions): RestoreDrills | undefined {
+    if (!cfg.drills.enabled) return undefined;
+    return new RestoreDrills(
+        "drills",
+        {
+            databases: cfg.postgres,
+            readers: targets.drills ?? {},
+            method: cfg.cnpg.method,
+            retention: cfg.retention,
+            schedule: cfg.drills.schedule,
+            scheduled: cfg.drills.databases,
+            timeoutMinutes: cfg.drills.timeoutMinutes,
+            image: cfg.drills.image,
+            checkImage: cfg.drills.checkImage,
+            resources: cfg.drills.resources,
+        },
+        use,
+    );
+}
+
+/** The Grafana dashboard when enabled, from the alerts' own thresholds. */
+function dashboard(cfg: Config, alerts: AlertsArgs, use: pulumi.ComponentResourceOptions): BackupDashboard | undefined {
+    if (!cfg.dashboard.enabled) return undefined;
+    const d = cfg.dashboard;
+    return new BackupDashboard(
+        "backup-dashboard",
+        {
+            alerts,
+            namespace: d.namespace ?? cfg.alerts.namespace,
+            labels: d.labels,
+            folder: d.folder === undefined ? undefined : { annotation: d.folderAnnotation, name: d.folder },
+            uid: d.uid,
+        },
+        use,
+    );
+}
+
+/** Builds the whole stack from validated config; returns the stack outputs. */
+export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
+    const use = componentOptions(p);
+    // Velero's namespace is created here and kept on destroy; the application and storage namespaces already
+    // exist and belong to others.
+    const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);
+
+    // The one platform choice; each is loaded only when chosen (@pulumi/aws is large, bare metal never needs it).
+    const platform: Platform =
+        cfg.platform === "aws"
+            ? (await import("./stacks/aws/index")).awsPlatform(cfg, use)
+            : await (await import("./stacks/baremetal/index")).baremetalPlatform(cfg, { [cfg.velero.namespace]: veleroNs }, p);
+    const { targets } = platform;
+    const offsite = platform.offsite ? offsiteCopy(cfg, platform.offsite, p) : undefined;
+
+    // From here on nothing knows which platform it runs on: components see only targets and their own args.
+    const backups = velero(cfg, targets.velero, veleroNs, use);
+    if (cfg.descheduler.enabled) {
+        new Descheduler(
+            "descheduler",
+            { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait },
+            use,
+        );
+    }
+    const cnpg = cnpgBackups(cfg, targets, use);
+    const mssql = mssqlBackups(cfg, targets, use);
+    const drills = restoreDrills(cfg, targets, use);
     // The alerts' inputs, read by the dashboard too (even with the PrometheusRule off): one set of thresholds.
-    const alertsArgs = alertsArgsOf(cfg, { mssqlJobs, offsiteJobs, drillJobs: drills?.cronJobs ?? [] });
+    const alertsArgs = alertsArgsOf(cfg, {
+        mssqlJobs: mssql.jobs,
+        offsiteJobs: offsite ? [offsite.job] : [],
+        drillJobs: drills?.cronJobs ?? [],
+    });
     const alerts = cfg.alerts.enabled ? new BackupAlerts("backup-alerts", alertsArgs, use) : undefined;
-    const dashboard = cfg.dashboard.enabled
-        ? new BackupDashboard(
-              "backup-dashboard",
-              {
-                  alerts: alertsArgs,
-                  namespace: cfg.dashboard.namespace ?? cfg.alerts.namespace,
-                  labels: cfg.dashboard.labels,
-                  folder:
-                      cfg.dashboard.folder === undefined
-                          ? undefined
-                          : { annotation: cfg.dashboard.folderAnnotation, name: cfg.dashboard.folder },
-                  uid: cfg.dashboard.uid,
-              },
-              use,
-          )
-        : undefined;
+    const board = dashboard(cfg, alertsArgs, use);
 
     return {
         platform: cfg.platform,
-        ...platformOutputs,
-        velero: { ...describeTarget(targets.velero), serviceAccount: velero.serviceAccount },
+        ...platform.outputs,
+        ...(offsite ? { offsite: offsite.outputs } : {}),
+        velero: { ...describeTarget(targets.velero), serviceAccount: backups.serviceAccount },
         postgres: Object.fromEntries(
             Object.entries(targets.postgres).map(([name, t]) => [name, { ...describeTarget(t), ...cnpg.clusters[name] }]),
         ),
-        mssql,
+        mssql: mssql.outputs,
         ...(drills ? { drills: drills.drills } : {}),
         alerts: alerts?.alerts ?? [],
-        ...(dashboard ? { dashboard: dashboard.configMap } : {}),
+        ...(board ? { dashboard: board.configMap } : {}),
     };
 }
 
