@@ -76,9 +76,8 @@ export function veleroPodSecurity(nodeAgent: boolean): PodSecurityLevel {
     return nodeAgent ? "privileged" : "restricted";
 }
 
-/** The chart values for `args` (pure, so tests and the schema check can call it). */
-export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
-    const t = args.target;
+/** The default BackupStorageLocation: the target's bucket and prefix, and on S3-compatible storage its endpoint. */
+function backupStorageLocation(t: BackupTarget): Record<string, unknown> {
     const s3Compatible = t.endpoint !== undefined;
     const bslConfig: Record<string, string> = { region: t.region };
     if (s3Compatible) {
@@ -90,7 +89,12 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
     const bsl: Record<string, unknown> = { name: "default", provider: "aws", bucket: t.bucket, default: true, config: bslConfig };
     if (t.prefix !== "") bsl.prefix = t.prefix;
     if (t.caBundle !== undefined) bsl.caCert = Buffer.from(t.caBundle).toString("base64");
+    return bsl;
+}
 
+/** The chart values for `args` (pure, so tests and the schema check can call it). */
+export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
+    const t = args.target;
     const irsa = t.credentials.kind === "irsa" ? t.credentials : undefined;
     const values: Record<string, pulumi.Input<unknown>> = {
         resources: args.resources,
@@ -107,7 +111,7 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         ],
         configuration: {
             features: "EnableCSI",
-            backupStorageLocation: [bsl],
+            backupStorageLocation: [backupStorageLocation(t)],
             volumeSnapshotLocation: args.nativeSnapshots ? [{ name: "default", provider: "aws", config: { region: t.region } }] : [],
         },
         // CSI snapshots go through EnableCSI and need no location; without this the chart would

@@ -1,15 +1,8 @@
-// SQL Server BACKUP TO URL (S3): a CronJob per database, and an optional restore Job rendered only
-// when configured. No password or key ever appears on a command line: sqlcmd reads the password
-// from SQLCMDPASSWORD and the S3 keys as scripting variables from its environment.
-import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
-import { type Resources } from "../core/workloads";
-import { mssqlBackupJobName, mssqlRestoreJobName } from "../core/names";
-import { type BackupTarget } from "../core/targets";
-import { cronJobPolicy } from "../core/cronjob";
-import { owned } from "../core/ownership";
-import { assertSqlSafe, type Part, sqlIdentifier, sqlString, SqlcmdVariable, TsqlError } from "./tsql";
-import { jobPath, ScheduledJob } from "../core/jobs";
+// The files of the SQL Server jobs (pure, for tests): the T-SQL of BACKUP TO URL, of the credential and of the
+// configured restore, and the shell that runs them. Every value reaches the SQL through the quoting of tsql.ts.
+import { type Resources } from "../../core/workloads";
+import { type BackupTarget } from "../../core/targets";
+import { assertSqlSafe, type Part, sqlIdentifier, sqlString, SqlcmdVariable, TsqlError } from "../tsql";
 
 /** One SQL Server database to back up (and optionally restore), as this component needs it. */
 export interface MssqlDatabase {
@@ -52,8 +45,6 @@ export interface MssqlDatabase {
 
 /** Where SQL Server's images keep sqlcmd (mssql-tools18). */
 const SQLCMD = "/opt/mssql-tools18/bin/sqlcmd";
-/** The mssql user of Microsoft's images. */
-const MSSQL_UID = 10001;
 
 /** The sqlcmd variables the scripts use on purpose: the job exports them; no config value becomes one. */
 const BACKUP_STAMP = SqlcmdVariable.of("BACKUP_STAMP");
@@ -184,132 +175,4 @@ export function jobFiles(target: BackupTarget, db: MssqlDatabase): Record<string
         "backup.sql": backupSql(target, db),
         ...(db.restore ? { "restore.sh": jobScript("restore"), "restore.sql": restoreSql(target, db) } : {}),
     };
-}
-
-export interface MssqlBackupArgs {
-    /** The database and its job settings. */
-    readonly database: MssqlDatabase;
-    /** Where its backups go; credentials must be a Secret (SQL Server cannot use IRSA). */
-    readonly target: BackupTarget;
-    /** Skip waiting for the restore Job to finish (local API servers). Default false. */
-    readonly skipAwait?: boolean;
-}
-
-/** A BACKUP TO URL CronJob for one database, plus its restore Job when configured. */
-export class MssqlBackup extends pulumi.ComponentResource {
-    /** namespace/name of the CronJob. */
-    /** The backup CronJob. */
-    public readonly job: ScheduledJob;
-
-    constructor(name: string, args: MssqlBackupArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Built first: a value the scripts cannot carry throws before anything, this component included, is registered.
-        const files = jobFiles(args.target, args.database);
-        super("backup:components:MssqlBackup", name, {}, opts);
-        const db = args.database;
-        const t = args.target;
-        const secret = t.credentials;
-        if (secret.kind !== "secret") throw new Error(`SQL Server ${db.name}: BACKUP TO URL needs key credentials, not IRSA`);
-        if (t.endpoint !== undefined && !t.endpoint.startsWith("https://")) {
-            throw new Error(`SQL Server ${db.name}: endpoint ${t.endpoint} is not https; SQL Server refuses plain http`);
-        }
-        const jobName = mssqlBackupJobName(db.name);
-        const labels = {
-            "app.kubernetes.io/name": "mssql-backup",
-            "app.kubernetes.io/part-of": "backup-platform",
-            "backup.platform/database": db.name,
-        };
-        const scripts = new k8s.core.v1.ConfigMap(
-            `${name}-scripts`,
-            {
-                metadata: owned({ name: `${jobName}-scripts`, namespace: db.namespace, labels }),
-                data: files,
-            },
-            { parent: this },
-        );
-        const pod = (kind: "backup" | "restore"): k8s.types.input.core.v1.PodSpec => ({
-            restartPolicy: kind === "backup" ? "OnFailure" : "Never",
-            // sqlcmd talks to SQL Server and S3 only; a mounted API token would be a credential for nothing.
-            automountServiceAccountToken: false,
-            securityContext: {
-                runAsNonRoot: true,
-                runAsUser: MSSQL_UID,
-                runAsGroup: MSSQL_UID,
-                seccompProfile: { type: "RuntimeDefault" },
-            },
-            containers: [
-                {
-                    name: `mssql-${kind}`,
-                    image: db.image,
-                    command: ["/bin/bash", `/scripts/${kind}.sh`],
-                    env: [
-                        { name: "MSSQL_HOST", value: db.host },
-                        { name: "MSSQL_PORT", value: String(db.port) },
-                        { name: "MSSQL_USER", value: db.user },
-                        { name: "DATABASE", value: db.name },
-                        { name: "TRUST_SERVER_CERTIFICATE", value: String(db.trustServerCertificate) },
-                        { name: "WAIT_SECONDS", value: "600" },
-                        { name: "HOME", value: "/tmp" },
-                        // sqlcmd reads the password from here: never -P on a command line.
-                        {
-                            name: "SQLCMDPASSWORD",
-                            valueFrom: { secretKeyRef: { name: db.passwordSecret.name, key: db.passwordSecret.key } },
-                        },
-                        { name: "S3_ACCESS_KEY", valueFrom: { secretKeyRef: { name: secret.secretName, key: secret.keys.accessKeyId } } },
-                        {
-                            name: "S3_SECRET_KEY",
-                            valueFrom: { secretKeyRef: { name: secret.secretName, key: secret.keys.secretAccessKey } },
-                        },
-                    ],
-                    resources: db.resources,
-                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                    volumeMounts: [
-                        { name: "scripts", mountPath: "/scripts", readOnly: true },
-                        { name: "tmp", mountPath: "/tmp" },
-                    ],
-                },
-            ],
-            volumes: [
-                { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
-                { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
-            ],
-        });
-        new k8s.batch.v1.CronJob(
-            `${name}-backup`,
-            {
-                metadata: owned({ name: jobName, namespace: db.namespace, labels }),
-                spec: {
-                    ...cronJobPolicy(db.schedule),
-                    jobTemplate: {
-                        metadata: { labels },
-                        spec: {
-                            backoffLimit: 3,
-                            ttlSecondsAfterFinished: 3600,
-                            activeDeadlineSeconds: 6 * 3600,
-                            template: { metadata: { labels }, spec: pod("backup") },
-                        },
-                    },
-                },
-            },
-            { parent: this, dependsOn: [...t.dependsOn, scripts] },
-        );
-        if (db.restore) {
-            // A restore is not a backup: `-l app.kubernetes.io/name=mssql-backup` (README, troubleshooting) must not list it.
-            const restoreLabels = { ...labels, "app.kubernetes.io/name": "mssql-restore" };
-            new k8s.batch.v1.Job(
-                `${name}-restore`,
-                {
-                    metadata: owned({
-                        name: mssqlRestoreJobName(db.name),
-                        namespace: db.namespace,
-                        labels: restoreLabels,
-                        ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
-                    }),
-                    spec: { backoffLimit: 0, template: { metadata: { labels: restoreLabels }, spec: pod("restore") } },
-                },
-                { parent: this, dependsOn: [...t.dependsOn, scripts] },
-            );
-        }
-        this.job = { namespace: db.namespace, cronJob: jobName, schedule: db.schedule };
-        this.registerOutputs({ cronJob: jobPath(this.job) });
-    }
 }
