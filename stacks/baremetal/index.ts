@@ -3,41 +3,18 @@
 // restores, one read-only CNPG reader per namespace. One ObjectBucketClaim per bucket, owned by a
 // user no consumer holds the keys of, with lifecycle rules and a bucket policy granting each user
 // its prefixes (stacks/access.ts).
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { type BaremetalConfig } from "../../config";
-import {
-    BUCKET_OWNER,
-    REPLICATOR_USER,
-    bucketGrants,
-    cnpgNamespaces,
-    cnpgReaderUser,
-    cnpgWriterUser,
-    consumerUser,
-    rookBucketPolicy,
-} from "./access";
-import { cnpgReaderLayout, createConsumerSecret, secretLayout } from "../credentials";
-import { activeConsumers, cnpgWriters, mssqlPrefix, planBuckets, postgresPrefix, type BucketPlan, type LifecycleRule } from "../layout";
+import { BUCKET_OWNER, REPLICATOR_USER, cnpgNamespaces, cnpgReaderUser, cnpgWriterUser, consumerUser } from "./access";
+import { bucketClaim, bucketStorageClass } from "./buckets";
+import { bucketOwner, keyedUsers } from "./users";
+import { baremetalTargets } from "./targets";
+import { activeConsumers, planBuckets } from "../layout";
 import { statefulOptions } from "../safety";
-import {
-    mssqlKey,
-    type BackupTarget,
-    type BackupTargets,
-    type Consumer,
-    type ReplicationSource,
-    type SecretCredentials,
-} from "../../core/targets";
-import { owned } from "../../core/ownership";
+import { type BackupTargets, type Consumer, type ReplicationSource } from "../../core/targets";
 import { type Platform } from "../../core/platform";
 import { componentOptions, type Providers } from "../../providers";
 import { offsitePlan } from "./offsite";
-
-interface ObjectUserKeys {
-    accessKeyId: pulumi.Output<string>;
-    secretAccessKey: pulumi.Output<string>;
-    user: pulumi.Resource;
-}
 
 /** The object users of a stack, by role (the `objectUsers` output). */
 export interface ObjectUsers {
@@ -50,23 +27,6 @@ export interface ObjectUsers {
     /** Read-only CNPG reader per namespace with restore drills or recoveries. */
     readonly cnpgReaders: Readonly<Record<string, string>>;
     readonly replicator?: string;
-}
-
-/** The S3 lifecycle document Rook applies (rules already sorted by ID). */
-export function rookLifecycle(rules: readonly LifecycleRule[]): string {
-    return JSON.stringify({
-        Rules: rules.map((r) => ({
-            ID: r.id,
-            Status: "Enabled",
-            Filter: { Prefix: r.prefix },
-            ...(r.expirationDays !== undefined ? { Expiration: { Days: r.expirationDays } } : {}),
-            ...(r.expiredObjectDeleteMarker ? { Expiration: { ExpiredObjectDeleteMarker: true } } : {}),
-            ...(r.noncurrentDays !== undefined ? { NoncurrentVersionExpiration: { NoncurrentDays: r.noncurrentDays } } : {}),
-            ...(r.abortMultipartDays !== undefined
-                ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.abortMultipartDays } }
-                : {}),
-        })),
-    });
 }
 
 export interface BaremetalStorageArgs {
@@ -92,135 +52,24 @@ export class BaremetalStorage extends pulumi.ComponentResource {
         const bm = cfg.baremetal;
         const child = { parent: this };
         const keep = statefulOptions(cfg, child);
-        const waitFor = (ns: string): pulumi.Resource[] => (args.namespaces?.[ns] ? [args.namespaces[ns]] : []);
-        const user = (id: string, uid: string, displayName: string) => this.objectUser(id, uid, displayName, cfg, child, keep);
 
-        const storageClass = bm.bucketStorageClass.create
-            ? new k8s.storage.v1.StorageClass(
-                  `${name}-buckets`,
-                  {
-                      metadata: owned({ name: bm.bucketStorageClass.name }),
-                      provisioner: bm.bucketStorageClass.provisioner,
-                      // Retain: deleting a claim must never delete a bucket full of backups.
-                      reclaimPolicy: "Retain",
-                      parameters: { objectStoreName: bm.objectStore, objectStoreNamespace: bm.objectStoreNamespace, region: bm.region },
-                  },
-                  child,
-              )
-            : undefined;
-
-        // The buckets' owner: no program keys. Rook generates its keys into the object-store namespace,
-        // where only Rook (and the claims' own Secrets) read them; no consumer ever holds them.
-        const owner = new k8s.apiextensions.CustomResource(
-            `${name}-owner-user`,
-            {
-                apiVersion: "ceph.rook.io/v1",
-                kind: "CephObjectStoreUser",
-                metadata: owned({ name: BUCKET_OWNER, namespace: bm.objectStoreNamespace }),
-                spec: { store: bm.objectStore, displayName: "Backup bucket owner (no consumer holds its keys)" },
-            },
-            keep,
-        );
-        // Object users with program-owned keys (Rook 1.18+ spec.keys): no waiting for Rook to publish
-        // a Secret, and the keys can be delivered anywhere in the same `up`.
-        const users = new Map<string, ObjectUserKeys>();
-        const add = (id: string, uid: string, displayName: string): ObjectUserKeys => {
-            const keys = user(id, uid, displayName);
-            users.set(uid, keys);
-            return keys;
-        };
-        const velero = add(`${name}-velero`, consumerUser("velero"), "Backup writer: velero");
-        const mssqlUser = cfg.mssql.length > 0 ? add(`${name}-mssql`, consumerUser("mssql"), "Backup writer: mssql") : undefined;
+        const storageClass = bm.bucketStorageClass.create ? bucketStorageClass(`${name}-buckets`, bm, child) : undefined;
+        const owner = bucketOwner(`${name}-owner-user`, bm, keep);
         const namespaces = cnpgNamespaces(cfg);
-        const writers = new Map(
-            namespaces.map((ns) => [
-                ns.namespace,
-                add(`${name}-user-cnpg-${ns.namespace}`, cnpgWriterUser(ns.namespace), `Backup writer: cnpg in ${ns.namespace}`),
-            ]),
-        );
-        const readers = new Map(
-            namespaces
-                .filter((ns) => ns.reads.length > 0)
-                .map((ns) => [
-                    ns.namespace,
-                    add(
-                        `${name}-user-reader-${ns.namespace}`,
-                        cnpgReaderUser(ns.namespace),
-                        `Backup reader (read-only): cnpg in ${ns.namespace}`,
-                    ),
-                ]),
-        );
-        // The off-site copy reads every bucket with a user of its own, which the bucket policies
-        // below grant read access and nothing else.
-        const replicator = cfg.offsite.enabled ? add(`${name}-replicator`, REPLICATOR_USER, "Off-site replicator (read-only)") : undefined;
+        const users = keyedUsers(name, cfg, namespaces, child, keep);
+        const replicator = users.replicator;
 
         const plans = planBuckets(cfg, bm.buckets);
-        const claims = plans.map((plan) => this.claim(name, plan, cfg, storageClass, owner, users, replicator !== undefined, keep));
+        const claims = plans.map((plan) => bucketClaim(name, plan, cfg, storageClass, owner, users.byUid, replicator !== undefined, keep));
 
-        const target = (consumer: Consumer, prefix: string, credentials: SecretCredentials, secret: pulumi.Resource): BackupTarget => ({
-            consumer,
-            bucket: bm.buckets[consumer],
-            prefix,
-            endpoint: consumer === "mssql" ? (bm.mssqlEndpoint ?? bm.endpoint) : bm.endpoint,
-            region: bm.region,
-            forcePathStyle: true,
-            caBundle: bm.caBundle,
-            credentials,
-            // Only the credentials: Pulumi never waits for a claim to be Bound, so ordering consumers after its
-            // creation guaranteed nothing (they retry until the bucket exists) and put every consumer, the
-            // Velero chart first, at the end of the longest chain (measured: ~0.1 s of each no-op up).
-            dependsOn: [secret],
-        });
-        const secret = (id: string, consumer: Consumer, namespace: string, k: ObjectUserKeys, layout?: SecretCredentials) =>
-            createConsumerSecret(id, consumer, namespace, k.accessKeyId, k.secretAccessKey, this, waitFor(namespace), layout);
-
-        const veleroNs = cfg.velero.namespace;
-        const veleroTarget = target(
-            "velero",
-            cfg.velero.prefix,
-            secretLayout("velero", veleroNs),
-            secret(`${name}-velero-${veleroNs}`, "velero", veleroNs, velero),
-        );
-        const postgres: Record<string, BackupTarget> = {};
-        const readerTargets = new Map<string, (source: string) => BackupTarget>();
-        for (const ns of namespaces) {
-            const writer = secret(`${name}-cnpg-${ns.namespace}`, "cnpg", ns.namespace, writers.get(ns.namespace) as ObjectUserKeys);
-            for (const cluster of ns.writes)
-                postgres[cluster] = target("cnpg", postgresPrefix(cluster), secretLayout("cnpg", ns.namespace), writer);
-            const reader = readers.get(ns.namespace);
-            if (reader === undefined) continue;
-            const layout = cnpgReaderLayout(ns.namespace);
-            const readerSecret = secret(`${name}-reader-${ns.namespace}`, "cnpg", ns.namespace, reader, layout);
-            readerTargets.set(ns.namespace, (source) => target("cnpg", postgresPrefix(source), layout, readerSecret));
-        }
-        const readerOf = (namespace: string, source: string): BackupTarget => {
-            const make = readerTargets.get(namespace);
-            if (make === undefined) throw new Error(`no CNPG reader in ${namespace} (stacks/access.ts should have planned one)`);
-            return make(source);
-        };
-        const mssql: Record<string, BackupTarget> = {};
-        for (const ns of unique(cfg.mssql.map((db) => db.namespace))) {
-            const s = secret(`${name}-mssql-${ns}`, "mssql", ns, mssqlUser as ObjectUserKeys);
-            for (const db of cfg.mssql.filter((d) => d.namespace === ns))
-                mssql[mssqlKey(db)] = target("mssql", mssqlPrefix(db.namespace, db.name), secretLayout("mssql", ns), s);
-        }
-
-        // A drill or recovery cluster reads its source's archive with its namespace's read-only keys.
-        const drills = cfg.drills.enabled ? Object.fromEntries(cfg.postgres.map((db) => [db.name, readerOf(db.namespace, db.name)])) : {};
-        const recoverySources = Object.fromEntries(
-            cnpgWriters(cfg)
-                .filter((w) => w.from !== undefined)
-                .map((w) => [w.name, readerOf(w.namespace, w.from as string)]),
-        );
-
-        this.targets = { velero: veleroTarget, postgres, mssql, drills, recoverySources };
+        this.targets = baremetalTargets({ name, cfg, parent: this, namespaces: args.namespaces }, users, namespaces);
         this.buckets = Object.fromEntries(activeConsumers(cfg).map((c) => [c, bm.buckets[c]]));
         this.objectUsers = {
             owner: BUCKET_OWNER,
             velero: consumerUser("velero"),
-            ...(mssqlUser ? { mssql: consumerUser("mssql") } : {}),
+            ...(users.mssql ? { mssql: consumerUser("mssql") } : {}),
             cnpg: Object.fromEntries(namespaces.map((ns) => [ns.namespace, cnpgWriterUser(ns.namespace)])),
-            cnpgReaders: Object.fromEntries([...readers.keys()].map((ns) => [ns, cnpgReaderUser(ns)])),
+            cnpgReaders: Object.fromEntries([...users.readers.keys()].map((ns) => [ns, cnpgReaderUser(ns)])),
             ...(replicator ? { replicator: REPLICATOR_USER } : {}),
         };
         this.replicationSource = replicator && {
@@ -235,98 +84,6 @@ export class BaremetalStorage extends pulumi.ComponentResource {
         };
         this.registerOutputs({ buckets: this.buckets, objectUsers: this.objectUsers });
     }
-
-    /** A CephObjectStoreUser without capabilities, keyed from a program-owned Secret; user, keys and Secret are retained. */
-    private objectUser(
-        id: string,
-        uid: string,
-        displayName: string,
-        cfg: BaremetalConfig,
-        child: pulumi.CustomResourceOptions,
-        keep: pulumi.CustomResourceOptions,
-    ): ObjectUserKeys {
-        const bm = cfg.baremetal;
-        // Letters and digits only: SQL Server splits its credential at ':' and the keys end up in SQL literals.
-        // RandomPassword, not RandomString: a RandomString's ID is its value, and IDs are never secret in the state.
-        const accessKey = new random.RandomPassword(`${id}-access-key`, { length: 20, lower: false, special: false }, child);
-        const secretKey = new random.RandomPassword(`${id}-secret-key`, { length: 40, special: false }, child);
-        const keySecret = new k8s.core.v1.Secret(
-            `${id}-keys`,
-            {
-                metadata: owned({
-                    name: `${uid}-s3-keys`,
-                    namespace: bm.objectStoreNamespace,
-                    labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                }),
-                type: "Opaque",
-                stringData: { "access-key": accessKey.result, "secret-key": secretKey.result },
-            },
-            keep,
-        );
-        const user = new k8s.apiextensions.CustomResource(
-            `${id}-user`,
-            {
-                apiVersion: "ceph.rook.io/v1",
-                kind: "CephObjectStoreUser",
-                metadata: owned({ name: uid, namespace: bm.objectStoreNamespace }),
-                spec: {
-                    store: bm.objectStore,
-                    displayName,
-                    // No capabilities: a backup writer needs no admin API (the seeds granted user "*" and bucket "*").
-                    keys: [
-                        {
-                            accessKeyRef: { name: keySecret.metadata.name, key: "access-key" },
-                            secretKeyRef: { name: keySecret.metadata.name, key: "secret-key" },
-                        },
-                    ],
-                },
-            },
-            { ...keep, dependsOn: [keySecret] },
-        );
-        return { accessKeyId: accessKey.result, secretAccessKey: secretKey.result, user };
-    }
-
-    /** The bucket's claim: owned by the dedicated owner, every other user granted by the policy. */
-    private claim(
-        name: string,
-        plan: BucketPlan,
-        cfg: BaremetalConfig,
-        storageClass: pulumi.Resource | undefined,
-        owner: pulumi.Resource,
-        users: ReadonlyMap<string, { user: pulumi.Resource }>,
-        replicator: boolean,
-        keep: pulumi.CustomResourceOptions,
-    ): pulumi.Resource {
-        const grants = bucketGrants(cfg, plan, replicator);
-        const granted = grants.map((g) => users.get(g.user)?.user).filter((u): u is pulumi.Resource => u !== undefined);
-        return new k8s.apiextensions.CustomResource(
-            `${name}-bucket-${plan.name}`,
-            {
-                apiVersion: "objectbucket.io/v1alpha1",
-                kind: "ObjectBucketClaim",
-                metadata: owned({
-                    name: plan.name,
-                    namespace: cfg.baremetal.objectStoreNamespace,
-                    labels: { "app.kubernetes.io/part-of": "backup-platform" },
-                }),
-                spec: {
-                    bucketName: plan.name,
-                    storageClassName: cfg.baremetal.bucketStorageClass.name,
-                    // Needs ROOK_OBC_ALLOW_ADDITIONAL_CONFIG_FIELDS to allow these keys (Rook 1.17+).
-                    additionalConfig: {
-                        bucketOwner: BUCKET_OWNER,
-                        bucketLifecycle: rookLifecycle(plan.lifecycle),
-                        bucketPolicy: rookBucketPolicy(plan.name, grants),
-                    },
-                },
-            },
-            { ...keep, dependsOn: [owner, ...granted, ...(storageClass ? [storageClass] : [])] },
-        );
-    }
-}
-
-function unique(values: string[]): string[] {
-    return [...new Set(values)];
 }
 
 /** The bare-metal platform: object users, bucket claims and credentials; the off-site copy's plan when it is on. */

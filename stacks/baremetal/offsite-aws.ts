@@ -52,18 +52,7 @@ export class AwsOffsiteBucket extends pulumi.ComponentResource {
         const cfg = args.config;
         const o = cfg.offsite.aws as OffsiteAwsConfig;
         const bucketName = o.bucket as string;
-        // An explicit provider: the off-site account and region are never the ambient ones by accident.
-        const provider = new aws.Provider(
-            `${name}-aws`,
-            {
-                region: o.region,
-                ...(o.profile !== undefined ? { profile: o.profile } : {}),
-                ...(o.assumeRoleArn !== undefined
-                    ? { assumeRoles: [{ roleArn: o.assumeRoleArn, sessionName: "backup-platform-offsite" }] }
-                    : {}),
-            },
-            { parent: this },
-        );
+        const provider = this.offsiteProvider(name, o);
         const child = { parent: this, provider };
         const keep = statefulOptions(cfg, child);
         const kmsKeyArn =
@@ -91,16 +80,7 @@ export class AwsOffsiteBucket extends pulumi.ComponentResource {
             keep,
         );
         const bucketArn = `arn:${partitionOf(o.region)}:s3:::${bucketName}`;
-        const user = new aws.iam.User(`${name}-writer`, { path: "/backup/", forceDestroy: false }, keep);
-        const policy = new aws.iam.UserPolicy(
-            `${name}-writer`,
-            {
-                user: user.name,
-                policy: pulumi.output(kmsKeyArn).apply((arn) => policyJson(offsiteWriterStatements(bucketArn, prefix, o.region, arn))),
-            },
-            child,
-        );
-        const key = new aws.iam.AccessKey(`${name}-writer`, { user: user.name }, { ...keep, additionalSecretOutputs: ["id", "secret"] });
+        const { key, policy } = this.writer(name, bucketArn, prefix, o.region, kmsKeyArn, child, keep);
         this.bucket = { name: bucketName, region: o.region, arn: bucket.arn };
         this.destination = {
             region: o.region,
@@ -112,5 +92,44 @@ export class AwsOffsiteBucket extends pulumi.ComponentResource {
             dependsOn: [bucket, policy],
         };
         this.registerOutputs({ bucket: this.bucket });
+    }
+
+    /** The off-site account's provider, in the off-site region. */
+    private offsiteProvider(name: string, o: OffsiteAwsConfig): aws.Provider {
+        // An explicit provider: the off-site account and region are never the ambient ones by accident.
+        return new aws.Provider(
+            `${name}-aws`,
+            {
+                region: o.region,
+                ...(o.profile !== undefined ? { profile: o.profile } : {}),
+                ...(o.assumeRoleArn !== undefined
+                    ? { assumeRoles: [{ roleArn: o.assumeRoleArn, sessionName: "backup-platform-offsite" }] }
+                    : {}),
+            },
+            { parent: this },
+        );
+    }
+
+    /** The copy job's IAM user, its policy on the bucket (and key) and its access key. */
+    private writer(
+        name: string,
+        bucketArn: string,
+        prefix: string,
+        region: string,
+        kmsKeyArn: pulumi.Output<string> | undefined,
+        child: pulumi.CustomResourceOptions,
+        keep: pulumi.CustomResourceOptions,
+    ): { key: aws.iam.AccessKey; policy: aws.iam.UserPolicy } {
+        const user = new aws.iam.User(`${name}-writer`, { path: "/backup/", forceDestroy: false }, keep);
+        const policy = new aws.iam.UserPolicy(
+            `${name}-writer`,
+            {
+                user: user.name,
+                policy: pulumi.output(kmsKeyArn).apply((arn) => policyJson(offsiteWriterStatements(bucketArn, prefix, region, arn))),
+            },
+            child,
+        );
+        const key = new aws.iam.AccessKey(`${name}-writer`, { user: user.name }, { ...keep, additionalSecretOutputs: ["id", "secret"] });
+        return { key, policy };
     }
 }

@@ -69,6 +69,12 @@ export interface GuardedBucketArgs {
     readonly objectLockDays?: number;
 }
 
+/** A bucket with its guard rails, and its versioning (what replication and lifecycle rules wait for). */
+export interface GuardedBucket {
+    readonly bucket: aws.s3.Bucket;
+    readonly versioning: aws.s3.BucketVersioning;
+}
+
 /**
  * One bucket with every guard rail: never force-destroyed, owner-enforced, public access blocked,
  * versioned, encrypted by default, TLS only, lifecycle, optional Object Lock. The children are
@@ -79,7 +85,7 @@ export function guardedBucket(
     args: GuardedBucketArgs,
     child: pulumi.CustomResourceOptions,
     keep: pulumi.CustomResourceOptions,
-): { bucket: aws.s3.Bucket; versioning: aws.s3.BucketVersioning } {
+): GuardedBucket {
     const locked = args.objectLockDays !== undefined;
     const bucket = new aws.s3.Bucket(id, { bucket: args.name, forceDestroy: false, objectLockEnabled: locked }, keep);
     const on = { ...child, parent: bucket };
@@ -90,14 +96,38 @@ export function guardedBucket(
         on,
     );
     const versioning = new aws.s3.BucketVersioning(id, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, on);
+    defaultEncryption(id, bucket, args.kmsKeyArn, on);
+    tlsOnlyPolicy(id, bucket, on);
+    lifecycleRules(id, bucket, args.lifecycle, { ...on, dependsOn: [versioning] });
+    if (locked) {
+        new aws.s3.BucketObjectLockConfiguration(
+            id,
+            {
+                bucket: bucket.id,
+                objectLockEnabled: "Enabled",
+                rule: { defaultRetention: { mode: "GOVERNANCE", days: args.objectLockDays } },
+            },
+            { ...on, dependsOn: [versioning] },
+        );
+    }
+    return { bucket, versioning };
+}
+
+/** Default encryption: SSE-KMS with `kmsKeyArn` and bucket keys, SSE-S3 without it. */
+function defaultEncryption(
+    id: string,
+    bucket: aws.s3.Bucket,
+    kmsKeyArn: pulumi.Output<string> | undefined,
+    on: pulumi.CustomResourceOptions,
+) {
     new aws.s3.BucketServerSideEncryptionConfiguration(
         id,
         {
             bucket: bucket.id,
             rules: [
-                args.kmsKeyArn
+                kmsKeyArn
                     ? {
-                          applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn },
+                          applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: kmsKeyArn },
                           bucketKeyEnabled: true,
                       }
                     : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
@@ -105,6 +135,10 @@ export function guardedBucket(
         },
         on,
     );
+}
+
+/** The bucket policy that denies every request not made over TLS. */
+function tlsOnlyPolicy(id: string, bucket: aws.s3.Bucket, on: pulumi.CustomResourceOptions) {
     new aws.s3.BucketPolicy(
         id,
         {
@@ -124,11 +158,15 @@ export function guardedBucket(
         },
         on,
     );
+}
+
+/** The bucket's lifecycle configuration, one S3 rule per planned rule. */
+function lifecycleRules(id: string, bucket: aws.s3.Bucket, lifecycle: readonly LifecycleRule[], opts: pulumi.CustomResourceOptions) {
     new aws.s3.BucketLifecycleConfiguration(
         id,
         {
             bucket: bucket.id,
-            rules: args.lifecycle.map((r) => ({
+            rules: lifecycle.map((r) => ({
                 id: r.id,
                 status: "Enabled",
                 filter: { prefix: r.prefix },
@@ -140,18 +178,6 @@ export function guardedBucket(
                     : {}),
             })),
         },
-        { ...on, dependsOn: [versioning] },
+        opts,
     );
-    if (locked) {
-        new aws.s3.BucketObjectLockConfiguration(
-            id,
-            {
-                bucket: bucket.id,
-                objectLockEnabled: "Enabled",
-                rule: { defaultRetention: { mode: "GOVERNANCE", days: args.objectLockDays } },
-            },
-            { ...on, dependsOn: [versioning] },
-        );
-    }
-    return { bucket, versioning };
 }
