@@ -20,6 +20,7 @@ import {
     drillReportName,
     drillTemplateName,
     objectStoreName,
+    PART_OF,
     recoveryJobName,
 } from "../core/names";
 import { type DrillTemplate } from "../core/drill";
@@ -113,7 +114,7 @@ export interface DrillOutput {
 type Database = RestoreDrillsArgs["databases"][number];
 
 /** The labels of a database's drill objects. */
-const drillLabels = (db: string) => ({ "app.kubernetes.io/part-of": "backup-platform", [DRILL_LABEL]: db });
+const drillLabels = (db: string) => ({ ...PART_OF, [DRILL_LABEL]: db });
 
 /** The pod of a scheduled drill: the runner from its ConfigMap, as the database's drill runner, with nothing else. */
 function drillPod(db: Database, args: RestoreDrillsArgs, timeoutSeconds: number): k8s.types.input.core.v1.PodSpec {
@@ -181,7 +182,7 @@ export class RestoreDrills extends pulumi.ComponentResource {
                             metadata: owned({
                                 name: RUNNER_CONFIGMAP,
                                 namespace: ns,
-                                labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                                labels: PART_OF,
                             }),
                             data: code,
                         },

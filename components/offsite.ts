@@ -10,7 +10,7 @@ import { type OffsiteDestination, type ReplicationSource } from "../core/targets
 import { cronJobPolicy } from "../core/cronjob";
 import { type PodSecurityLevel } from "./namespaces";
 import { owned } from "../core/ownership";
-import { OFFSITE_CRONJOB } from "../core/names";
+import { OFFSITE_CRONJOB, PART_OF } from "../core/names";
 import { cronIntervalDays } from "../core/schedule";
 import { jobPath, ScheduledJob } from "../core/jobs";
 
@@ -144,7 +144,7 @@ export class OffsiteCopy extends pulumi.ComponentResource {
     constructor(name: string, args: OffsiteCopyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("backup:components:OffsiteCopy", name, {}, opts);
         const { source, destination: dst, namespace } = args;
-        const labels = { "app.kubernetes.io/name": OFFSITE_CRONJOB, "app.kubernetes.io/part-of": "backup-platform" };
+        const labels = { "app.kubernetes.io/name": OFFSITE_CRONJOB, ...PART_OF };
         const inNamespace = args.namespaceResource ? [args.namespaceResource] : [];
         const secret = this.credentials(name, args, labels, inNamespace);
         const ca =

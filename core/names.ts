@@ -123,6 +123,8 @@ export const drillReportName = (database: string): string => `${database}-drill-
 export const drillCheckJobName = (database: string): string => `${database}-drill-check`;
 /** CNPG's recovery Job of the drill cluster's first instance. */
 export const recoveryJobName = (cluster: string): string => `${cluster}-1-full-recovery`;
+/** The label on every object the platform creates (app.kubernetes.io/part-of), in one place. */
+export const PART_OF = { "app.kubernetes.io/part-of": "backup-platform" } as const;
 /** Label on everything a drill creates; its value is the database drilled. */
 export const DRILL_LABEL = "backup.platform/drill-of";
 /** Annotation proving which run created an object: cleanup deletes only its own. */

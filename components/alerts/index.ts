@@ -7,6 +7,7 @@ import { owned } from "../../core/ownership";
 import { KSM_ALLOWLISTS, ksmVeleroConfig } from "./ksm";
 import { alertRules } from "./specs";
 import { type AlertsArgs } from "./types";
+import { PART_OF } from "../../core/names";
 
 export { uncoveredPvcsExpr } from "./coverage";
 export { KSM_ALLOWLISTS, KSM_CNPG_CLUSTER, KSM_OPT_OUT, ksmVeleroConfig } from "./ksm";
@@ -38,7 +39,7 @@ export class BackupAlerts extends pulumi.ComponentResource {
                 metadata: owned({
                     name: "backup-platform-ksm-velero",
                     namespace: args.namespace,
-                    labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                    labels: PART_OF,
                 }),
                 data: {
                     "velero-crs.json": ksmVeleroConfig(),

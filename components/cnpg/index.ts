@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { s3Uri, type BackupTarget } from "../../core/targets";
 import { owned } from "../../core/ownership";
-import { BARMAN_PLUGIN, objectStoreName, scheduledBackupName } from "../../core/names";
+import { BARMAN_PLUGIN, objectStoreName, PART_OF, scheduledBackupName } from "../../core/names";
 import {
     CA_SECRET,
     clusterBackupSpec,
@@ -134,7 +134,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
                 metadata: owned({
                     name: scheduledBackupName(db.name),
                     namespace: db.namespace,
-                    labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                    labels: PART_OF,
                 }),
                 spec: {
                     schedule: args.schedule,
@@ -195,7 +195,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
             {
                 apiVersion: "barmancloud.cnpg.io/v1",
                 kind: "ObjectStore",
-                metadata: owned({ name: store, namespace, labels: { "app.kubernetes.io/part-of": "backup-platform" } }),
+                metadata: owned({ name: store, namespace, labels: PART_OF }),
                 spec,
             },
             { parent: this, dependsOn: [...deps] },
@@ -233,7 +233,7 @@ export class CnpgBackups extends pulumi.ComponentResource {
                 metadata: owned({
                     name: r.name,
                     namespace,
-                    labels: { "app.kubernetes.io/part-of": "backup-platform", "backup.platform/recovered-from": r.from },
+                    labels: { ...PART_OF, "backup.platform/recovered-from": r.from },
                 }),
                 spec: {
                     instances: r.instances,

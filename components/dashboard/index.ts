@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type AlertsArgs } from "../alerts";
 import { owned } from "../../core/ownership";
 import { cnpgRows, coverageRow, cronJobRows, veleroRow, type Layout } from "./rows";
+import { PART_OF } from "../../core/names";
 
 export { PITR_RUNBOOK } from "./rows";
 
@@ -84,7 +85,7 @@ export class BackupDashboard extends pulumi.ComponentResource {
                 metadata: owned({
                     name: DASHBOARD_CONFIGMAP,
                     namespace: args.namespace,
-                    labels: { "app.kubernetes.io/part-of": "backup-platform", ...args.labels },
+                    labels: { ...PART_OF, ...args.labels },
                     ...(args.folder ? { annotations: { [args.folder.annotation]: args.folder.name } } : {}),
                 }),
                 data: { [`${DASHBOARD_CONFIGMAP}.json`]: JSON.stringify(backupDashboard(args.alerts, args.uid)) },

@@ -4,7 +4,7 @@
 // The scripts the jobs run are built in scripts.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { mssqlBackupJobName, mssqlRestoreJobName } from "../../core/names";
+import { mssqlBackupJobName, mssqlRestoreJobName, PART_OF } from "../../core/names";
 import { type BackupTarget, type SecretCredentials } from "../../core/targets";
 import { cronJobPolicy } from "../../core/cronjob";
 import { owned } from "../../core/ownership";
@@ -117,7 +117,7 @@ export class MssqlBackup extends pulumi.ComponentResource {
         const jobName = mssqlBackupJobName(db.name);
         const labels = {
             "app.kubernetes.io/name": "mssql-backup",
-            "app.kubernetes.io/part-of": "backup-platform",
+            ...PART_OF,
             "backup.platform/database": db.name,
         };
         const scripts = new k8s.core.v1.ConfigMap(

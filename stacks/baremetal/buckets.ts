@@ -6,6 +6,7 @@ import { type BaremetalConfig } from "../../config";
 import { BUCKET_OWNER, bucketGrants, rookBucketPolicy } from "./access";
 import { type BucketPlan, type LifecycleRule } from "../layout";
 import { owned } from "../../core/ownership";
+import { PART_OF } from "../../core/names";
 
 /** The S3 lifecycle document Rook applies (rules already sorted by ID). */
 export function rookLifecycle(rules: readonly LifecycleRule[]): string {
@@ -64,7 +65,7 @@ export function bucketClaim(
             metadata: owned({
                 name: plan.name,
                 namespace: cfg.baremetal.objectStoreNamespace,
-                labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                labels: PART_OF,
             }),
             spec: {
                 bucketName: plan.name,

@@ -6,6 +6,7 @@ import * as random from "@pulumi/random";
 import { type BaremetalConfig } from "../../config";
 import { BUCKET_OWNER, REPLICATOR_USER, cnpgReaderUser, cnpgWriterUser, consumerUser, type CnpgNamespaceAccess } from "./access";
 import { owned } from "../../core/ownership";
+import { PART_OF } from "../../core/names";
 
 /** An object user and the keys the program generated for it. */
 export interface ObjectUserKeys {
@@ -105,7 +106,7 @@ export function objectUser(
             metadata: owned({
                 name: `${uid}-s3-keys`,
                 namespace: bm.objectStoreNamespace,
-                labels: { "app.kubernetes.io/part-of": "backup-platform" },
+                labels: PART_OF,
             }),
             type: "Opaque",
             stringData: { "access-key": accessKey.result, "secret-key": secretKey.result },
