@@ -5,7 +5,8 @@
 // the recovered point, and deletes the temporary cluster whatever happened. Exits 0 when the drill
 // passed, 1 when it failed, 2 on a configuration problem, 64 on a usage error.
 import { parseConfigMap, type Config } from "../config";
-import { runDrill, summary } from "../drill/core";
+import { runDrill } from "../drill/core";
+import { summary } from "../drill/manifests";
 import { Kube } from "../kube/client";
 import { readStackConfig, stackFile } from "./stackfile";
 import { runCli } from "./run";

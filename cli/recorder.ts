@@ -106,20 +106,7 @@ export interface RecordResult {
  * config error) is rethrown as is.
  */
 export async function record(program: () => Promise<Record<string, unknown>>, opts: RecordOptions): Promise<RecordResult> {
-    pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args: pulumi.runtime.MockResourceArgs) => {
-                const inputs = args.inputs as Record<string, unknown>;
-                const state: Record<string, unknown> = { ...inputs, ...computed(args.type, args.name, inputs) };
-                return { id: typeof state.id === "string" ? state.id : `${args.name}-id`, state };
-            },
-            call: (args: pulumi.runtime.MockCallArgs) => call(args.token, args.inputs as Record<string, unknown>),
-        },
-        "backup-platform",
-        opts.stack,
-        false,
-    );
+    await mockRuntime(opts);
     const monitor = pulumi.runtime.getMonitor() as unknown as {
         registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): void;
     };
@@ -130,23 +117,7 @@ export async function record(program: () => Promise<Record<string, unknown>>, op
     monitor.registerResource = (req, cb) => {
         pending++;
         firstRegistrationMs ??= performance.now();
-        const options: Recorded["options"] = {};
-        if (req.getProtect()) options.protect = true;
-        if (req.getRetainondelete()) options.retainOnDelete = true;
-        const deps = req.getDependenciesList().map(shortUrn).sort();
-        if (deps.length > 0) options.dependsOn = deps;
-        const secretOutputs = req.getAdditionalsecretoutputsList();
-        if (secretOutputs.length > 0) options.additionalSecretOutputs = secretOutputs;
-        // A reference is "<provider URN>::<id>"; which provider (and so which cluster or account) a resource goes to.
-        const provider = req.getProvider();
-        if (provider) options.provider = shortUrn(provider);
-        resources.push({
-            type: req.getType(),
-            name: req.getName(),
-            ...(req.getParent() ? { parent: shortUrn(req.getParent()) } : {}),
-            inputs: (clean(req.getObject()?.toJavaScript() ?? {}, opts.reveal ?? false) ?? {}) as Record<string, unknown>,
-            options,
-        });
+        resources.push(recorded(req, opts.reveal ?? false));
         original(req, (err, res) => {
             pending--;
             cb(err, res);
@@ -168,6 +139,45 @@ export async function record(program: () => Promise<Record<string, unknown>>, op
     }
     resources.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type < b.type ? -1 : 1));
     return { resources, outputs: clean(outputs, opts.reveal ?? false) as Record<string, unknown>, firstRegistrationMs };
+}
+
+/** Sets the stack's config and Pulumi's mock runtime, whose "cloud" answers with `computed` and `call`. */
+async function mockRuntime(opts: RecordOptions): Promise<void> {
+    pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args: pulumi.runtime.MockResourceArgs) => {
+                const inputs = args.inputs as Record<string, unknown>;
+                const state: Record<string, unknown> = { ...inputs, ...computed(args.type, args.name, inputs) };
+                return { id: typeof state.id === "string" ? state.id : `${args.name}-id`, state };
+            },
+            call: (args: pulumi.runtime.MockCallArgs) => call(args.token, args.inputs as Record<string, unknown>),
+        },
+        "backup-platform",
+        opts.stack,
+        false,
+    );
+}
+
+/** One registration request as recorded: type, name, parent, cleaned inputs, and the options that were set. */
+function recorded(req: RegisterRequest, reveal: boolean): Recorded {
+    const options: Recorded["options"] = {};
+    if (req.getProtect()) options.protect = true;
+    if (req.getRetainondelete()) options.retainOnDelete = true;
+    const deps = req.getDependenciesList().map(shortUrn).sort();
+    if (deps.length > 0) options.dependsOn = deps;
+    const secretOutputs = req.getAdditionalsecretoutputsList();
+    if (secretOutputs.length > 0) options.additionalSecretOutputs = secretOutputs;
+    // A reference is "<provider URN>::<id>"; which provider (and so which cluster or account) a resource goes to.
+    const provider = req.getProvider();
+    if (provider) options.provider = shortUrn(provider);
+    return {
+        type: req.getType(),
+        name: req.getName(),
+        ...(req.getParent() ? { parent: shortUrn(req.getParent()) } : {}),
+        inputs: (clean(req.getObject()?.toJavaScript() ?? {}, reveal) ?? {}) as Record<string, unknown>,
+        options,
+    };
 }
 
 interface RegisterRequest {

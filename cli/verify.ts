@@ -5,12 +5,13 @@
 // parsed by Node's util.parseArgs; the I/O is injected (`verify`) so every path is testable without a cluster.
 import { parseArgs as parseCommandLine } from "util";
 import { parseConfigMap, type Config } from "../config";
-import { evaluate, type Row, type Snapshot } from "./checks";
-import { apiPath, Kube, type KubeObject, type KubeOptions } from "../kube/client";
+import { evaluate } from "./checks";
+import { type Row } from "./rows";
+import { snapshot } from "./snapshot";
+import { Kube, type KubeOptions } from "../kube/client";
 import { readStackConfig, stackFile } from "./stackfile";
 import { runCli } from "./run";
 import { sleep, watch, type Refresh, type WatchOptions } from "./watch";
-import { REPORT_LABEL } from "../core/names";
 
 /** The documented exit codes. */
 export const EXIT = {
@@ -120,43 +121,6 @@ export function exitCode(rows: Row[]): 0 | 1 {
 /** What `verify` needs from the cluster: list collections. */
 export type Lister = Pick<Kube, "list" | "close">;
 
-/** Awaits every promise of a record, keeping the keys. */
-async function allOf<T extends Record<string, Promise<unknown>>>(record: T): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
-    const values = await Promise.all(Object.values(record));
-    return Object.fromEntries(Object.keys(record).map((k, i) => [k, values[i]])) as { [K in keyof T]: Awaited<T[K]> };
-}
-
-/** Reads everything the checks look at, namespace by namespace. */
-export async function snapshot(kube: Pick<Kube, "list">, cfg: Config): Promise<Snapshot> {
-    const inEach = async (namespaces: string[], group: string, version: string, plural: string): Promise<KubeObject[]> =>
-        (await Promise.all([...new Set(namespaces)].map((ns) => kube.list(apiPath(group, version, plural, ns))))).flat();
-    const pg = cfg.postgres.map((db) => db.namespace);
-    const vns = [cfg.velero.namespace];
-    const drills = cfg.drills.enabled && cfg.drills.schedule !== undefined ? pg : [];
-    const jobNamespaces = [
-        ...cfg.mssql.map((db) => db.namespace),
-        ...(cfg.platform === "baremetal" && cfg.offsite.enabled ? [cfg.offsite.namespace] : []),
-        ...drills,
-    ];
-    return allOf({
-        clusters: inEach(pg, "postgresql.cnpg.io", "v1", "clusters"),
-        scheduledBackups: inEach(pg, "postgresql.cnpg.io", "v1", "scheduledbackups"),
-        backups: inEach(pg, "postgresql.cnpg.io", "v1", "backups"),
-        objectStores: cfg.cnpg.method === "plugin" ? inEach(pg, "barmancloud.cnpg.io", "v1", "objectstores") : Promise.resolve([]),
-        cronJobs: inEach(jobNamespaces, "batch", "v1", "cronjobs"),
-        drillReports: (async (): Promise<KubeObject[]> => {
-            const selector = `?labelSelector=${encodeURIComponent(REPORT_LABEL)}`;
-            return (
-                await Promise.all([...new Set(drills)].map((ns) => kube.list(`${apiPath("", "v1", "configmaps", ns)}${selector}`)))
-            ).flat();
-        })(),
-        veleroLocations: inEach(vns, "velero.io", "v1", "backupstoragelocations"),
-        veleroSchedules: inEach(vns, "velero.io", "v1", "schedules"),
-        veleroBackups: inEach(vns, "velero.io", "v1", "backups"),
-        pvcs: kube.list(apiPath("", "v1", "persistentvolumeclaims")),
-    });
-}
-
 /** The human table. */
 export function table(rows: Row[]): string {
     const header = ["KIND", "NAME", "STATUS", "DETAIL"];
@@ -235,26 +199,11 @@ export async function verify(argv: string[], io: VerifyIo): Promise<number> {
         return EXIT.unreadable;
     }
     const check = async (now: number) => evaluate(cfg, await snapshot(kube, cfg), now);
-    const show = (r: Refresh<Row[]>, header?: string) => {
-        const error = r.error && `could not read the cluster: ${r.error.message}`;
-        if (args.output === "json") {
-            const doc = report(args.stack, r.at, r.result ? { rows: r.result } : { error: error ?? "" });
-            // One check: an indented document; a watch: one document per line (NDJSON), which `jq` and line readers follow.
-            io.out(`${header === undefined ? JSON.stringify(doc, null, 2) : JSON.stringify(doc)}\n`);
-        } else if (header !== undefined) {
-            io.clear();
-            io.out(`${header}\n\n${r.result ? `${table(r.result)}\n\n${summary(r.result)}` : `error: ${error}`}\n\n`);
-        } else if (r.result) io.out(`${table(r.result)}\n\n${summary(r.result)}\n`);
-        if (error !== undefined) io.err(`error: ${error}\n`);
-    };
+    const show = (r: Refresh<Row[]>, header?: string) => print(io, args, r, header);
     const codeOf = (r: Refresh<Row[]> | undefined) => (r?.result ? exitCode(r.result) : EXIT.unreadable);
     try {
         if (args.watchSeconds === undefined) {
-            const at = io.now();
-            const r: Refresh<Row[]> = await check(at).then(
-                (result) => ({ at, next: at, result }),
-                (err: unknown) => ({ at, next: at, error: err instanceof Error ? err : new Error(String(err)) }),
-            );
+            const r = await checkOnce(check, io.now());
             show(r);
             return codeOf(r);
         }
@@ -273,6 +222,28 @@ export async function verify(argv: string[], io: VerifyIo): Promise<number> {
     } finally {
         kube.close();
     }
+}
+
+/** Prints one check: the table (redrawn under `header` in a watch) or a JSON document; a read failure also on stderr. */
+function print(io: VerifyIo, args: VerifyArgs, r: Refresh<Row[]>, header?: string): void {
+    const error = r.error && `could not read the cluster: ${r.error.message}`;
+    if (args.output === "json") {
+        const doc = report(args.stack, r.at, r.result ? { rows: r.result } : { error: error ?? "" });
+        // One check: an indented document; a watch: one document per line (NDJSON), which `jq` and line readers follow.
+        io.out(`${header === undefined ? JSON.stringify(doc, null, 2) : JSON.stringify(doc)}\n`);
+    } else if (header !== undefined) {
+        io.clear();
+        io.out(`${header}\n\n${r.result ? `${table(r.result)}\n\n${summary(r.result)}` : `error: ${error}`}\n\n`);
+    } else if (r.result) io.out(`${table(r.result)}\n\n${summary(r.result)}\n`);
+    if (error !== undefined) io.err(`error: ${error}\n`);
+}
+
+/** One check at `at`, its failure caught as the refresh's error (as a watch records it). */
+async function checkOnce(check: (now: number) => Promise<Row[]>, at: number): Promise<Refresh<Row[]>> {
+    return check(at).then(
+        (result) => ({ at, next: at, result }),
+        (err: unknown) => ({ at, next: at, error: err instanceof Error ? err : new Error(String(err)) }),
+    );
 }
 
 async function run(argv: string[]): Promise<number> {

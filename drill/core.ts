@@ -4,17 +4,9 @@
 // drill created whatever happened. The command line (cli/drill.ts) and the in-cluster runner
 // (drill/job.ts) both run this; tests run it against a fake client or a real API server.
 import type { KubeObject } from "../kube/client";
-import {
-    DRILL_LABEL,
-    drillCheckJobName,
-    drillClusterName,
-    drillReportName,
-    drillTemplateName,
-    recoveryJobName,
-    REPORT_LABEL,
-    RUN_ANNOTATION,
-} from "../core/names";
+import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName, RUN_ANNOTATION } from "../core/names";
 import { DrillReport, DrillTemplate } from "../core/drill";
+import { checkJob, clusterState, drillCluster, DrillError, jobState, meta, spec, status, str, type Obj } from "./manifests";
 
 /** The API calls a drill makes. `Kube` satisfies it; tests pass fakes. */
 export interface DrillClient {
@@ -30,7 +22,6 @@ export interface DrillClient {
 
 /** Field manager of the report ConfigMap. */
 export const FIELD_MANAGER = "backup-platform-drill";
-export const HEALTHY_PHASE = "Cluster in healthy state";
 
 export const paths = {
     clusters: (ns: string) => `/apis/postgresql.cnpg.io/v1/namespaces/${ns}/clusters`,
@@ -69,216 +60,6 @@ export interface DrillOptions {
     runId?: string;
 }
 
-/** A drill step failed; the message says which and why. */
-export class DrillError extends Error {}
-
-type Obj = Record<string, unknown>;
-const meta = (o: KubeObject | undefined) => o?.metadata ?? {};
-const status = (o: KubeObject | undefined) => (o?.status ?? {}) as Obj;
-const spec = (o: KubeObject | undefined) => (o?.spec ?? {}) as Obj;
-const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
-
-// ---- pure pieces -------------------------------------------------------------------------------
-
-/** Source fields a recovery must share: image (same major), pull settings, parameters, sizes, ids. */
-const COPIED_FIELDS = [
-    "imageName",
-    "imageCatalogRef",
-    "imagePullPolicy",
-    "imagePullSecrets",
-    "resources",
-    "postgresUID",
-    "postgresGID",
-] as const;
-
-/** The drill Cluster: the program's template, completed from the live source (pure, for tests). */
-export function drillCluster(
-    template: DrillTemplate,
-    source: KubeObject,
-    opts: { namespace: string; targetTime?: string; runId: string; startedAt: string },
-): KubeObject {
-    const src = spec(source);
-    const copied = Object.fromEntries(COPIED_FIELDS.filter((k) => src[k] !== undefined).map((k) => [k, src[k]]));
-    if (copied.imageName === undefined && copied.imageCatalogRef === undefined) {
-        throw new DrillError(
-            `source cluster ${opts.namespace}/${template.database} names no imageName or imageCatalogRef: cannot tell which PostgreSQL major to recover with`,
-        );
-    }
-    // Hot-standby parameters (max_connections, ...) must be at least the primary's during recovery: keep them.
-    const pg = (src.postgresql ?? {}) as Obj;
-    const postgresql = Object.fromEntries(Object.entries(pg).filter(([k]) => k !== "synchronous" && k !== "syncReplicaElectionConstraint"));
-    const storage = (src.storage ?? {}) as Obj;
-    const bootstrap = (template.spec.bootstrap ?? {}) as { recovery?: Obj };
-    const name = drillClusterName(template.database);
-    return {
-        apiVersion: "postgresql.cnpg.io/v1",
-        kind: "Cluster",
-        metadata: {
-            name,
-            namespace: opts.namespace,
-            labels: { "app.kubernetes.io/part-of": "backup-platform", [DRILL_LABEL]: template.database },
-            annotations: { [RUN_ANNOTATION]: opts.runId, "backup.platform/drill-started": opts.startedAt },
-        },
-        spec: {
-            description: `Restore drill of ${template.database} (temporary, deleted by the drill)`,
-            ...copied,
-            ...(Object.keys(postgresql).length > 0 ? { postgresql } : {}),
-            storage: {
-                size: storage.size ?? "10Gi",
-                ...(storage.storageClass !== undefined ? { storageClass: storage.storageClass } : {}),
-            },
-            ...template.spec,
-            instances: 1,
-            bootstrap: {
-                ...bootstrap,
-                recovery: {
-                    ...bootstrap.recovery,
-                    ...(opts.targetTime !== undefined ? { recoveryTarget: { targetTime: opts.targetTime } } : {}),
-                },
-            },
-        },
-    };
-}
-
-/** Healthy, failed (with why), or still on its way. CNPG reports failures in its phase text. */
-export function clusterState(cluster: KubeObject): { state: "healthy" | "failed" | "pending"; detail: string } {
-    const s = status(cluster);
-    const phase = str(s.phase) ?? "no phase yet";
-    const reason = str(s.phaseReason);
-    const detail = reason !== null ? `${phase}: ${reason}` : phase;
-    const wanted = typeof spec(cluster).instances === "number" ? (spec(cluster).instances as number) : 1;
-    if (phase === HEALTHY_PHASE && typeof s.readyInstances === "number" && s.readyInstances >= wanted) return { state: "healthy", detail };
-    if (/unrecoverable|cannot|unable|not enough disk|waiting for user/i.test(phase)) return { state: "failed", detail };
-    return { state: "pending", detail };
-}
-
-/** Completed, failed (with the Job's message) or running. */
-export function jobState(job: KubeObject): { state: "complete" | "failed" | "running"; detail: string } {
-    const conditions = ((status(job).conditions as Obj[] | undefined) ?? []).filter((c) => c.status === "True");
-    const failed = conditions.find((c) => c.type === "Failed");
-    if (failed) return { state: "failed", detail: str(failed.message) ?? str(failed.reason) ?? "failed" };
-    if (
-        conditions.some((c) => c.type === "Complete") ||
-        (typeof status(job).succeeded === "number" && (status(job).succeeded as number) > 0)
-    )
-        return { state: "complete", detail: "completed" };
-    return { state: "running", detail: "running" };
-}
-
-/** The read-only check: connected as CNPG's streaming_replica (client certificate, no password), promoted, catalogs readable. */
-export const CHECK_SQL = [
-    "DO $$ BEGIN IF pg_is_in_recovery() THEN RAISE EXCEPTION 'the drill cluster is still in recovery'; END IF; END $$",
-    "SELECT count(*) AS databases FROM pg_database WHERE NOT datistemplate",
-];
-
-/** The check Job: psql against the drill cluster's `-r` service, read-only, owned by the drill cluster (pure, for tests). */
-export function checkJob(database: string, namespace: string, image: string, owner: { uid?: string }, runId: string): KubeObject {
-    const cluster = drillClusterName(database);
-    const labels = { "app.kubernetes.io/part-of": "backup-platform", [DRILL_LABEL]: database };
-    return {
-        apiVersion: "batch/v1",
-        kind: "Job",
-        metadata: {
-            name: drillCheckJobName(database),
-            namespace,
-            labels,
-            annotations: { [RUN_ANNOTATION]: runId },
-            // Deleting the drill cluster also deletes the check, even if the drill itself dies.
-            ...(owner.uid !== undefined
-                ? { ownerReferences: [{ apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", name: cluster, uid: owner.uid }] }
-                : {}),
-        },
-        spec: {
-            backoffLimit: 2,
-            activeDeadlineSeconds: 300,
-            ttlSecondsAfterFinished: 3600,
-            template: {
-                metadata: { labels },
-                spec: {
-                    restartPolicy: "Never",
-                    automountServiceAccountToken: false,
-                    // CNPG's images run PostgreSQL as uid 26; libpq accepts a root-owned 0640 key readable through fsGroup.
-                    securityContext: {
-                        runAsNonRoot: true,
-                        runAsUser: 26,
-                        runAsGroup: 26,
-                        fsGroup: 26,
-                        seccompProfile: { type: "RuntimeDefault" },
-                    },
-                    containers: [
-                        {
-                            name: "check",
-                            image,
-                            command: ["psql"],
-                            args: ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", ...CHECK_SQL.flatMap((q) => ["-c", q])],
-                            env: [
-                                { name: "PGHOST", value: `${cluster}-r` },
-                                { name: "PGPORT", value: "5432" },
-                                { name: "PGDATABASE", value: "postgres" },
-                                { name: "PGUSER", value: "streaming_replica" },
-                                { name: "PGSSLMODE", value: "verify-ca" },
-                                { name: "PGSSLROOTCERT", value: "/certs/ca/ca.crt" },
-                                { name: "PGSSLCERT", value: "/certs/client/tls.crt" },
-                                { name: "PGSSLKEY", value: "/certs/client/tls.key" },
-                                { name: "PGCONNECT_TIMEOUT", value: "10" },
-                                { name: "PGOPTIONS", value: "-c default_transaction_read_only=on" },
-                                { name: "PGAPPNAME", value: "backup-platform-drill" },
-                                { name: "HOME", value: "/tmp" },
-                            ],
-                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-                            securityContext: {
-                                readOnlyRootFilesystem: true,
-                                allowPrivilegeEscalation: false,
-                                capabilities: { drop: ["ALL"] },
-                            },
-                            volumeMounts: [
-                                { name: "ca", mountPath: "/certs/ca", readOnly: true },
-                                { name: "client", mountPath: "/certs/client", readOnly: true },
-                                { name: "tmp", mountPath: "/tmp" },
-                            ],
-                        },
-                    ],
-                    volumes: [
-                        // Only the CA certificate, never the CA key stored next to it.
-                        { name: "ca", secret: { secretName: `${cluster}-ca`, items: [{ key: "ca.crt", path: "ca.crt" }] } },
-                        { name: "client", secret: { secretName: `${cluster}-replication`, defaultMode: 0o640 } },
-                        { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
-                    ],
-                },
-            },
-        },
-    };
-}
-
-/** The report as a ConfigMap for verify (pure). */
-export function reportConfigMap(report: DrillReport): KubeObject {
-    return {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: {
-            name: drillReportName(report.database),
-            namespace: report.namespace,
-            labels: { "app.kubernetes.io/part-of": "backup-platform", [REPORT_LABEL]: "true", [DRILL_LABEL]: report.database },
-        },
-        data: { "report.json": JSON.stringify(report) },
-    };
-}
-
-/** Human summary of a report. */
-export function summary(r: DrillReport): string {
-    const head = `${r.ok ? "PASSED" : "FAILED"}: restore drill of ${r.namespace}/${r.database}`;
-    const lines = [
-        head,
-        `  recovered to:     ${r.recoveredPoint.target}${r.recoveredPoint.timeline !== null ? ` (timeline ${r.recoveredPoint.timeline})` : ""}`,
-        `  archive window:   ${r.recoveredPoint.firstRecoverabilityPoint ?? "unknown"} .. last base backup ${r.recoveredPoint.lastSuccessfulBackup ?? "unknown"}`,
-        `  time to recover:  ${r.timeToRecoverSeconds !== null ? `${r.timeToRecoverSeconds} s` : "not recovered"}`,
-        `  check query:      ${r.check ? `${r.check.passed ? "passed" : "failed"} (${r.check.detail})` : "not run"}`,
-        `  cleanup:          ${r.cleanup.errors.length === 0 ? `deleted ${r.cleanup.deleted.join(", ") || "nothing"}` : `FAILED: ${r.cleanup.errors.join("; ")}`}`,
-    ];
-    if (r.error !== null) lines.push(`  error:            ${r.error}`);
-    return lines.join("\n");
-}
-
 // ---- the drill ---------------------------------------------------------------------------------
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
@@ -287,8 +68,27 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
         signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
     });
 
-/** Runs one drill. Never throws for a drill failure: the report says what happened, `ok` whether it passed. */
-export async function runDrill(client: DrillClient, opts: DrillOptions): Promise<DrillReport> {
+/** A clock reading as an ISO 8601 UTC timestamp. */
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** One run: its client, its options with their defaults applied, and the report its steps fill in. */
+interface Run {
+    readonly client: DrillClient;
+    readonly opts: DrillOptions;
+    readonly ns: string;
+    readonly db: string;
+    /** The drill cluster's name. */
+    readonly name: string;
+    readonly runId: string;
+    readonly report: DrillReport;
+    readonly now: () => number;
+    readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+    readonly pollMs: number;
+    readonly log: (line: string) => void;
+}
+
+/** Applies the options' defaults and starts the report (nothing done yet, nothing passed). */
+function startRun(client: DrillClient, opts: DrillOptions): Run {
     const now = opts.now ?? Date.now;
     const sleep = opts.sleep ?? defaultSleep;
     const pollMs = opts.pollMs ?? 5000;
@@ -297,7 +97,6 @@ export async function runDrill(client: DrillClient, opts: DrillOptions): Promise
     const db = opts.database;
     const name = drillClusterName(db);
     const runId = opts.runId ?? Math.random().toString(36).slice(2, 10);
-    const iso = (ms: number) => new Date(ms).toISOString();
     const report: DrillReport = {
         ok: false,
         database: db,
@@ -315,123 +114,158 @@ export async function runDrill(client: DrillClient, opts: DrillOptions): Promise
         cleanup: { deleted: [], errors: [] },
         error: null,
     };
-    const aborted = () => {
-        if (opts.signal?.aborted) throw new DrillError("interrupted");
-    };
-    /** Polls `probe` until it returns a value or the deadline passes. */
-    const until = async <T>(deadline: number, probe: () => Promise<T | undefined>, late: () => string): Promise<T> => {
-        for (;;) {
-            aborted();
-            const value = await probe();
-            if (value !== undefined) return value;
-            if (now() >= deadline) throw new DrillError(late());
-            await sleep(Math.min(pollMs, Math.max(0, deadline - now())), opts.signal);
-        }
-    };
-    const gone = (path: string, what: string) =>
-        until(
-            now() + 120_000,
-            async () => ((await client.get(path)) === undefined ? true : undefined),
-            () => `${what} still exists two minutes after its deletion`,
-        );
+    return { client, opts, ns, db, name, runId, report, now, sleep, pollMs, log };
+}
 
+/** Polls `probe` until it returns a value or the deadline passes. */
+async function until<T>(run: Run, deadline: number, probe: () => Promise<T | undefined>, late: () => string): Promise<T> {
+    for (;;) {
+        if (run.opts.signal?.aborted) throw new DrillError("interrupted");
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (run.now() >= deadline) throw new DrillError(late());
+        await run.sleep(Math.min(run.pollMs, Math.max(0, deadline - run.now())), run.opts.signal);
+    }
+}
+
+/** Waits (two minutes at most) until a deleted object is gone. */
+function gone(run: Run, path: string, what: string): Promise<true> {
+    return until(
+        run,
+        run.now() + 120_000,
+        async () => ((await run.client.get(path)) === undefined ? true : undefined),
+        () => `${what} still exists two minutes after its deletion`,
+    );
+}
+
+/** Runs one drill. Never throws for a drill failure: the report says what happened, `ok` whether it passed. */
+export async function runDrill(client: DrillClient, opts: DrillOptions): Promise<DrillReport> {
+    const run = startRun(client, opts);
+    const report = run.report;
     try {
-        const templateCm = await client.get(paths.configMap(ns, drillTemplateName(db)));
-        const raw = (templateCm?.data as Record<string, string> | undefined)?.["template.json"];
-        if (raw === undefined) {
-            throw new DrillError(
-                `ConfigMap ${ns}/${drillTemplateName(db)} not found: enable backup:drills and run pulumi up, which deploys the drill template`,
-            );
-        }
-        const template = JSON.parse(raw) as DrillTemplate;
-        report.method = template.method;
-        const source = await client.get(paths.cluster(ns, db));
-        if (source === undefined) throw new DrillError(`source cluster ${ns}/${db} not found`);
-        const store =
-            template.method === "plugin" ? await client.get(paths.objectStore(ns, `${db}-backup`)).catch(() => undefined) : undefined;
-        const window = ((status(store).serverRecoveryWindow as Record<string, Obj> | undefined) ?? {})[db] ?? {};
-        report.recoveredPoint.firstRecoverabilityPoint =
-            str(window.firstRecoverabilityPoint) ?? str(status(source).firstRecoverabilityPoint);
-        report.recoveredPoint.lastSuccessfulBackup = str(window.lastSuccessfulBackupTime) ?? str(status(source).lastSuccessfulBackup);
-
-        const manifest = drillCluster(template, source, { namespace: ns, targetTime: opts.targetTime, runId, startedAt: report.startedAt });
-        const existing = await client.get(paths.cluster(ns, name));
-        if (existing !== undefined) {
-            const created = Date.parse(meta(existing).creationTimestamp ?? "");
-            const stale = opts.staleAfterSeconds ?? 2 * opts.timeoutSeconds;
-            if (meta(existing).labels?.[DRILL_LABEL] !== db)
-                throw new DrillError(`cluster ${ns}/${name} exists and is not a drill cluster; refusing to touch it`);
-            if (meta(existing).deletionTimestamp === undefined && !(now() - created >= stale * 1000)) {
-                throw new DrillError(
-                    `a drill of ${db} is already running: cluster ${ns}/${name} exists since ${meta(existing).creationTimestamp ?? "?"}`,
-                );
-            }
-            log(`removing the leftover drill cluster ${ns}/${name} (created ${meta(existing).creationTimestamp ?? "?"})`);
-            await client.delete(paths.cluster(ns, name));
-            await gone(paths.cluster(ns, name), `cluster ${ns}/${name}`);
-        }
-        log(`creating drill cluster ${ns}/${name} from the ${template.method} archive of ${db} (target: ${report.recoveredPoint.target})`);
-        const createdAt = now();
-        await client.create(paths.clusters(ns), manifest);
-
-        const healthy = await until(
-            createdAt + opts.timeoutSeconds * 1000,
-            async () => {
-                const cluster = await client.get(paths.cluster(ns, name));
-                if (cluster === undefined) throw new DrillError(`drill cluster ${ns}/${name} disappeared`);
-                const state = clusterState(cluster);
-                if (state.detail !== report.phase) log(`phase: ${state.detail}`);
-                report.phase = state.detail;
-                if (state.state === "failed") throw new DrillError(`recovery failed: ${state.detail}`);
-                const recovery = await client.get(paths.job(ns, recoveryJobName(name)));
-                if (recovery !== undefined && jobState(recovery).state === "failed") {
-                    throw new DrillError(`recovery job ${recoveryJobName(name)} failed: ${jobState(recovery).detail}`);
-                }
-                return state.state === "healthy" ? cluster : undefined;
-            },
-            () => `not healthy within ${opts.timeoutSeconds} s; last phase: ${report.phase ?? "none"}`,
-        );
-        report.healthyAt = iso(now());
-        report.timeToRecoverSeconds = Math.round((now() - createdAt) / 1000);
-        report.recoveredPoint.timeline = typeof status(healthy).timelineID === "number" ? (status(healthy).timelineID as number) : null;
-        log(`healthy after ${report.timeToRecoverSeconds} s`);
-
-        const image = opts.checkImage ?? str(status(healthy).image) ?? str(spec(healthy).imageName);
-        if (image === null)
-            throw new DrillError(
-                "no image for the check query: the cluster reports none; pass --check-image or set backup:drills.checkImage",
-            );
-        const checkName = drillCheckJobName(db);
-        report.check = { job: checkName, image, passed: false, detail: "not started" };
-        if ((await client.get(paths.job(ns, checkName))) !== undefined) {
-            // Only one drill of a database runs at a time (the cluster name is fixed): this is a leftover.
-            await client.delete(paths.job(ns, checkName), { propagationPolicy: "Background" });
-            await gone(paths.job(ns, checkName), `job ${ns}/${checkName}`);
-        }
-        log(`running the check query (job ${checkName})`);
-        await client.create(paths.jobs(ns), checkJob(db, ns, image, { uid: meta(healthy).uid }, runId));
-        const check = await until(
-            now() + (opts.checkTimeoutSeconds ?? 300) * 1000,
-            async () => {
-                const job = await client.get(paths.job(ns, checkName));
-                if (job === undefined) throw new DrillError(`check job ${ns}/${checkName} disappeared`);
-                const state = jobState(job);
-                return state.state === "running" ? undefined : state;
-            },
-            () => `check job ${checkName} did not finish within ${opts.checkTimeoutSeconds ?? 300} s`,
-        );
-        report.check = { ...report.check, passed: check.state === "complete", detail: check.detail };
-        if (check.state !== "complete") throw new DrillError(`check query failed: ${check.detail}`);
+        const { template, source } = await readTemplateAndSource(run);
+        const manifest = drillCluster(template, source, {
+            namespace: run.ns,
+            targetTime: opts.targetTime,
+            runId: run.runId,
+            startedAt: report.startedAt,
+        });
+        await replaceLeftover(run);
+        const healthy = await recover(run, template, manifest);
+        await runCheck(run, healthy);
         report.ok = true;
     } catch (err) {
         report.error = err instanceof DrillError ? err.message : `${err instanceof Error ? err.message : String(err)}`;
-        log(`drill failed: ${report.error}`);
+        run.log(`drill failed: ${report.error}`);
     } finally {
-        await cleanup(client, ns, db, runId, report, log);
-        report.finishedAt = iso(now());
+        await cleanup(client, run.ns, run.db, run.runId, report, run.log);
+        report.finishedAt = iso(run.now());
     }
     report.ok = report.ok && report.cleanup.errors.length === 0;
     return report;
+}
+
+/** Reads the program's drill template and the live source cluster; records the source's archive window. */
+async function readTemplateAndSource(run: Run): Promise<{ template: DrillTemplate; source: KubeObject }> {
+    const { client, ns, db, report } = run;
+    const templateCm = await client.get(paths.configMap(ns, drillTemplateName(db)));
+    const raw = (templateCm?.data as Record<string, string> | undefined)?.["template.json"];
+    if (raw === undefined) {
+        throw new DrillError(
+            `ConfigMap ${ns}/${drillTemplateName(db)} not found: enable backup:drills and run pulumi up, which deploys the drill template`,
+        );
+    }
+    const template = JSON.parse(raw) as DrillTemplate;
+    report.method = template.method;
+    const source = await client.get(paths.cluster(ns, db));
+    if (source === undefined) throw new DrillError(`source cluster ${ns}/${db} not found`);
+    const store = template.method === "plugin" ? await client.get(paths.objectStore(ns, `${db}-backup`)).catch(() => undefined) : undefined;
+    const window = ((status(store).serverRecoveryWindow as Record<string, Obj> | undefined) ?? {})[db] ?? {};
+    report.recoveredPoint.firstRecoverabilityPoint = str(window.firstRecoverabilityPoint) ?? str(status(source).firstRecoverabilityPoint);
+    report.recoveredPoint.lastSuccessfulBackup = str(window.lastSuccessfulBackupTime) ?? str(status(source).lastSuccessfulBackup);
+    return { template, source };
+}
+
+/** Deletes the drill cluster a crashed run left; refuses when a drill is running or the cluster is not a drill's. */
+async function replaceLeftover(run: Run): Promise<void> {
+    const { client, opts, ns, db, name, now, log } = run;
+    const existing = await client.get(paths.cluster(ns, name));
+    if (existing !== undefined) {
+        const created = Date.parse(meta(existing).creationTimestamp ?? "");
+        const stale = opts.staleAfterSeconds ?? 2 * opts.timeoutSeconds;
+        if (meta(existing).labels?.[DRILL_LABEL] !== db)
+            throw new DrillError(`cluster ${ns}/${name} exists and is not a drill cluster; refusing to touch it`);
+        if (meta(existing).deletionTimestamp === undefined && !(now() - created >= stale * 1000)) {
+            throw new DrillError(
+                `a drill of ${db} is already running: cluster ${ns}/${name} exists since ${meta(existing).creationTimestamp ?? "?"}`,
+            );
+        }
+        log(`removing the leftover drill cluster ${ns}/${name} (created ${meta(existing).creationTimestamp ?? "?"})`);
+        await client.delete(paths.cluster(ns, name));
+        await gone(run, paths.cluster(ns, name), `cluster ${ns}/${name}`);
+    }
+}
+
+/** Creates the drill cluster and waits until it is healthy; records how long that took and the timeline reached. */
+async function recover(run: Run, template: DrillTemplate, manifest: KubeObject): Promise<KubeObject> {
+    const { client, opts, ns, name, report, now, log } = run;
+    log(`creating drill cluster ${ns}/${name} from the ${template.method} archive of ${run.db} (target: ${report.recoveredPoint.target})`);
+    const createdAt = now();
+    await client.create(paths.clusters(ns), manifest);
+
+    const healthy = await until(
+        run,
+        createdAt + opts.timeoutSeconds * 1000,
+        async () => {
+            const cluster = await client.get(paths.cluster(ns, name));
+            if (cluster === undefined) throw new DrillError(`drill cluster ${ns}/${name} disappeared`);
+            const state = clusterState(cluster);
+            if (state.detail !== report.phase) log(`phase: ${state.detail}`);
+            report.phase = state.detail;
+            if (state.state === "failed") throw new DrillError(`recovery failed: ${state.detail}`);
+            const recovery = await client.get(paths.job(ns, recoveryJobName(name)));
+            if (recovery !== undefined && jobState(recovery).state === "failed") {
+                throw new DrillError(`recovery job ${recoveryJobName(name)} failed: ${jobState(recovery).detail}`);
+            }
+            return state.state === "healthy" ? cluster : undefined;
+        },
+        () => `not healthy within ${opts.timeoutSeconds} s; last phase: ${report.phase ?? "none"}`,
+    );
+    report.healthyAt = iso(now());
+    report.timeToRecoverSeconds = Math.round((now() - createdAt) / 1000);
+    report.recoveredPoint.timeline = typeof status(healthy).timelineID === "number" ? (status(healthy).timelineID as number) : null;
+    log(`healthy after ${report.timeToRecoverSeconds} s`);
+    return healthy;
+}
+
+/** Runs the check query in a Job against the healthy drill cluster; records its outcome and throws when it failed. */
+async function runCheck(run: Run, healthy: KubeObject): Promise<void> {
+    const { client, opts, ns, db, runId, report, now, log } = run;
+    const image = opts.checkImage ?? str(status(healthy).image) ?? str(spec(healthy).imageName);
+    if (image === null)
+        throw new DrillError("no image for the check query: the cluster reports none; pass --check-image or set backup:drills.checkImage");
+    const checkName = drillCheckJobName(db);
+    report.check = { job: checkName, image, passed: false, detail: "not started" };
+    if ((await client.get(paths.job(ns, checkName))) !== undefined) {
+        // Only one drill of a database runs at a time (the cluster name is fixed): this is a leftover.
+        await client.delete(paths.job(ns, checkName), { propagationPolicy: "Background" });
+        await gone(run, paths.job(ns, checkName), `job ${ns}/${checkName}`);
+    }
+    log(`running the check query (job ${checkName})`);
+    await client.create(paths.jobs(ns), checkJob(db, ns, image, { uid: meta(healthy).uid }, runId));
+    const outcome = await until(
+        run,
+        now() + (opts.checkTimeoutSeconds ?? 300) * 1000,
+        async () => {
+            const job = await client.get(paths.job(ns, checkName));
+            if (job === undefined) throw new DrillError(`check job ${ns}/${checkName} disappeared`);
+            const state = jobState(job);
+            return state.state === "running" ? undefined : state;
+        },
+        () => `check job ${checkName} did not finish within ${opts.checkTimeoutSeconds ?? 300} s`,
+    );
+    report.check = { ...report.check, passed: outcome.state === "complete", detail: outcome.detail };
+    if (outcome.state !== "complete") throw new DrillError(`check query failed: ${outcome.detail}`);
 }
 
 /** Deletes what this run created (proved by the run annotation), whatever happened before. */

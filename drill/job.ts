@@ -1,8 +1,9 @@
 // The in-cluster drill runner (the drill CronJob's container): the same drill as `npm run drill`,
 // configured by environment, talking to the API server as the pod's service account. `npm run build`
-// bundles it with what it imports (drill/core.ts, core/names.ts, kube/client.ts) into drill/dist/runner.js
-// (esbuild), which components/drills.ts ships in a ConfigMap.
-import { reportConfigMap, runDrill, summary, FIELD_MANAGER, paths } from "./core";
+// bundles it with what it imports (drill/core.ts, drill/manifests.ts, core/names.ts, kube/client.ts) into
+// drill/dist/runner.js (esbuild), which components/drills.ts ships in a ConfigMap.
+import { runDrill, FIELD_MANAGER, paths } from "./core";
+import { reportConfigMap, summary } from "./manifests";
 import { Kube } from "../kube/client";
 import { drillReportName } from "../core/names";
 

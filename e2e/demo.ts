@@ -23,9 +23,11 @@ import {
     startRook,
     stopRook,
     toolchainEnv,
-    Workspace,
 } from "./harness";
-import { buildVelero, createApplication, deleteNamespace, restoredContent, upgradeCrds, VeleroServer, waitFor } from "./velero/server";
+import { Workspace } from "./workspace";
+import { createApplication, deleteNamespace, restoredContent } from "./velero/application";
+import { upgradeCrds, VeleroServer } from "./velero/server";
+import { buildVelero, waitFor } from "./velero/tools";
 import { apiPath, type Kube, type KubeObject } from "../kube/client";
 
 type Obj = Record<string, unknown>;

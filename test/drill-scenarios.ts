@@ -3,7 +3,8 @@
 // drill cluster's status, its recovery Job) and the Job controller (the check Job's status).
 import * as assert from "assert";
 import { type KubeObject } from "../kube/client";
-import { paths, runDrill, HEALTHY_PHASE, type DrillClient, type DrillOptions } from "../drill/core";
+import { paths, runDrill, type DrillClient, type DrillOptions } from "../drill/core";
+import { HEALTHY_PHASE } from "../drill/manifests";
 import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName } from "../core/names";
 import { type DrillReport, type DrillTemplate } from "../core/drill";
 

@@ -6,18 +6,8 @@ import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { runnerCode } from "../components/drills";
 import { parseConfig } from "../config";
-import {
-    checkJob,
-    clusterState,
-    drillCluster,
-    jobState,
-    paths,
-    runDrill,
-    summary,
-    CHECK_SQL,
-    DrillError,
-    HEALTHY_PHASE,
-} from "../drill/core";
+import { paths, runDrill } from "../drill/core";
+import { checkJob, clusterState, drillCluster, jobState, summary, CHECK_SQL, DrillError, HEALTHY_PHASE } from "../drill/manifests";
 import { drillTarget, parseArgs, UsageError } from "../cli/drill";
 import { type KubeObject } from "../kube/client";
 import { drillScenarios, sourceCluster, template, DATABASE, SOURCE_IMAGE } from "./drill-scenarios";
@@ -391,7 +381,7 @@ describe("restore drill resources", () => {
         assert.deepStrictEqual(code, runnerCode(), "the code that runs is this repository's build");
         // The bundle holds drill/ and what it imports (core/names, kube/client), and nothing from node_modules.
         const sources = [...code["runner.js"].matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]).sort();
-        assert.deepStrictEqual(sources, ["core/names.ts", "drill/core.ts", "drill/job.ts", "kube/client.ts"]);
+        assert.deepStrictEqual(sources, ["core/names.ts", "drill/core.ts", "drill/job.ts", "drill/manifests.ts", "kube/client.ts"]);
         assert.ok(!/node_modules/.test(code["runner.js"]));
     });
 

@@ -4,7 +4,8 @@
 // (min-max beside them); prints Markdown.
 import * as fs from "fs";
 import * as path from "path";
-import { kube, localOverrides, startCluster, toolchainEnv, Workspace } from "../harness";
+import { kube, localOverrides, startCluster, toolchainEnv } from "../harness";
+import { Workspace } from "../workspace";
 import { apiPath } from "../../kube/client";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

@@ -69,7 +69,15 @@ function main(): void {
     say(
         `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; ${RUNS} runs each, median (min-max).`,
     );
+    renderVsFloor(say);
+    scale(say, tmp);
+    coldStart(say);
+    if (process.env.BENCH_ENGINE !== "0") say("\n(Real-engine figures: `npm run bench:engine`, which needs the local toolchain.)");
+    fs.rmSync(tmp, { recursive: true, force: true });
+}
 
+/** Section 1: each stack's render time against the empty program's. */
+function renderVsFloor(say: (l?: string) => void): void {
     say("\n### 1. Render: program vs. empty-program floor\n");
     say("| stack | empty program ms | program ms | ratio | resources |");
     say("| --- | --- | --- | --- | --- |");
@@ -82,7 +90,10 @@ function main(): void {
         const p = stats(r.real.map((s) => s.wallMs));
         say(`| ${stack} | ${fmt(e)} | ${fmt(p)} | ${(p.median / e.median).toFixed(2)} | ${r.real[0].resources} |`);
     }
+}
 
+/** Section 2: generated fleets of 10, 100 and 500 databases (stack files written to `tmp`), cost per resource above the floor. */
+function scale(say: (l?: string) => void, tmp: string): void {
     say("\n### 2. Scale: generated inventories (baremetal)\n");
     say("| databases | wall ms | peak RSS MiB | resources | ms / resource |");
     say("| --- | --- | --- | --- | --- |");
@@ -107,7 +118,10 @@ function main(): void {
     say(
         `\nPer-resource cost above the floor (${floorMs.toFixed(0)} ms), 500 vs. 10 databases: ${(perResource[500] / perResource[10]).toFixed(2)}x`,
     );
+}
 
+/** Section 4: time to the first registered resource, precompiled JavaScript against TypeScript through ts-node. */
+function coldStart(say: (l?: string) => void): void {
     say("\n### 4. Cold start: time to first resource registered (baremetal)\n");
     say("| mode | first resource ms | total ms |");
     say("| --- | --- | --- |");
@@ -120,8 +134,6 @@ function main(): void {
     for (const [mode, samples] of Object.entries(cold)) {
         say(`| ${mode} | ${fmt(stats(samples.map((s) => s.firstResourceMs ?? NaN)))} | ${fmt(stats(samples.map((s) => s.wallMs)))} |`);
     }
-    if (process.env.BENCH_ENGINE !== "0") say("\n(Real-engine figures: `npm run bench:engine`, which needs the local toolchain.)");
-    fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 main();

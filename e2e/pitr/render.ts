@@ -9,7 +9,7 @@
 //
 // With --target-time the stack also declares a `cnpg.recoveries` entry to that time, and the output
 // carries the drill Cluster the drill runner would create from the rendered template.
-import { drillCluster } from "../../drill/core";
+import { drillCluster } from "../../drill/manifests";
 import { flagArgs, renderBaremetal, runCli } from "../render-local";
 import { type DrillTemplate } from "../../core/drill";
 

@@ -9,7 +9,8 @@ import { parse } from "yaml";
 import { main } from "../../program";
 import { record, type Recorded } from "../../cli/recorder";
 import { apiPath, type Kube, type KubeObject } from "../../kube/client";
-import { CHART_PATHS, kube, localOverrides, ROOT, Workspace } from "../harness";
+import { CHART_PATHS, kube, localOverrides, ROOT } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 

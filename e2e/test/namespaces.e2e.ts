@@ -3,7 +3,8 @@
 import * as assert from "assert";
 import { apiPath, KubeError, type Kube, type KubeObject } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
-import { kube, localOverrides, settledNamespace, Workspace } from "../harness";
+import { kube, localOverrides, settledNamespace } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 
 type Obj = Record<string, unknown>;

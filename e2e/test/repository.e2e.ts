@@ -3,7 +3,8 @@
 import * as assert from "assert";
 import { apiPath, type Kube } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
-import { kube, localOverrides, Workspace } from "../harness";
+import { kube, localOverrides } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 
 describe("Velero's repository password across a lost state (real API server)", function () {
