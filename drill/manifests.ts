@@ -2,7 +2,7 @@
 // their state, and its report as a ConfigMap and as text. No API calls, so tests call them directly;
 // drill/core.ts runs the drill with them.
 import type { KubeObject } from "../kube/client";
-import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillReportName, REPORT_LABEL, RUN_ANNOTATION } from "../core/names";
+import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillReportName, PART_OF, REPORT_LABEL, RUN_ANNOTATION } from "../core/names";
 import { DrillReport, DrillTemplate } from "../core/drill";
 
 export const HEALTHY_PHASE = "Cluster in healthy state";
@@ -53,7 +53,7 @@ export function drillCluster(
         metadata: {
             name,
             namespace: opts.namespace,
-            labels: { "app.kubernetes.io/part-of": "backup-platform", [DRILL_LABEL]: template.database },
+            labels: { ...PART_OF, [DRILL_LABEL]: template.database },
             annotations: { [RUN_ANNOTATION]: opts.runId, "backup.platform/drill-started": opts.startedAt },
         },
         spec: {
@@ -111,7 +111,7 @@ export const CHECK_SQL = [
 /** The check Job: psql against the drill cluster's `-r` service, read-only, owned by the drill cluster (pure, for tests). */
 export function checkJob(database: string, namespace: string, image: string, owner: { uid?: string }, runId: string): KubeObject {
     const cluster = drillClusterName(database);
-    const labels = { "app.kubernetes.io/part-of": "backup-platform", [DRILL_LABEL]: database };
+    const labels = { ...PART_OF, [DRILL_LABEL]: database };
     return {
         apiVersion: "batch/v1",
         kind: "Job",
@@ -198,7 +198,7 @@ export function reportConfigMap(report: DrillReport): KubeObject {
         metadata: {
             name: drillReportName(report.database),
             namespace: report.namespace,
-            labels: { "app.kubernetes.io/part-of": "backup-platform", [REPORT_LABEL]: "true", [DRILL_LABEL]: report.database },
+            labels: { ...PART_OF, [REPORT_LABEL]: "true", [DRILL_LABEL]: report.database },
         },
         data: { "report.json": JSON.stringify(report) },
     };
