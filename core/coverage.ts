@@ -1,6 +1,6 @@
 // Which PersistentVolumeClaims a backup path covers, written once: `npm run verify` applies these rules to the
-// PVCs it reads (scripts/checks.ts) and the PersistentVolumeClaimNotBackedUp alert applies the same rules to
-// kube-state-metrics' PVC series (components/alerts.ts). Both take their inputs from config/coverage.ts. Imports nothing of the project.
+// PVCs it reads (cli/checks.ts) and the PersistentVolumeClaimNotBackedUp alert applies the same rules to
+// kube-state-metrics' PVC series (components/alerts/). Both take their inputs from config/coverage.ts. Imports nothing of the project.
 
 /** Annotation that opts a PVC out of the coverage check; its value says why (an empty value opts nothing out). */
 export const OPT_OUT = "backup.platform/exclude";

@@ -106,7 +106,7 @@ export { activeConsumers };
 /** Plans every bucket of the stack. Config validation has refused consumers that would collide in a shared bucket. */
 export function planBuckets(cfg: Config, buckets: Readonly<Record<Consumer, string>>): BucketPlan[] {
     const collision = bucketCollision(activeConsumers(cfg), buckets, bucketWriters(cfg));
-    assert.strictEqual(collision, undefined, "shared-bucket collisions are config errors (config.ts checkSharedBuckets)");
+    assert.strictEqual(collision, undefined, "shared-bucket collisions are config errors (config/rules.ts checkSharedBuckets)");
     const byName = new Map<string, Consumer[]>();
     for (const c of activeConsumers(cfg)) {
         byName.set(buckets[c], [...(byName.get(buckets[c]) ?? []), c]);

@@ -40,7 +40,7 @@ const T = {
 };
 const BUCKETS = ["cnpg-backups", "mssql-backups", "velero-backups"];
 const validateRule = crdValidator("prometheus-operator-0.82.2_monitoring.coreos.com_prometheusrules.yaml");
-/** Mock random results derive from the resource name (scripts/recorder.ts). */
+/** Mock random results derive from the resource name (cli/recorder.ts). */
 const mockKey = (resource: string, length: number) =>
     resource
         .replace(/[^A-Za-z0-9]/g, "")

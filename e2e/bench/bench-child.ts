@@ -1,5 +1,5 @@
 // One measured render, in its own process: prints {wallMs, firstResourceMs, maxRssKb, resources} as JSON.
-// Used by scripts/bench.ts; run directly with --program real|empty --stack <s> [--config-file <f>].
+// Used by e2e/bench/bench.ts; run directly with --program real|empty --stack <s> [--config-file <f>].
 import { record } from "../../cli/recorder";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 

@@ -19,7 +19,7 @@ const MAX_ALIASES = 100;
 /**
  * The `config:` mapping of a stack file. Every YAML problem (tabs, duplicate keys, an alias bomb, a file that is
  * no mapping) is an Error whose message starts with `<file>:<line>:<column>:`, never a parser's stack trace.
- * (The pack is its own package, so this mirrors the program's scripts/stackfile.ts rather than importing it.)
+ * (The pack is its own package, so this mirrors the program's cli/stackfile.ts rather than importing it.)
  */
 export function stackFileConfig(text: string, file: string): Record<string, unknown> {
     const lines = new LineCounter();

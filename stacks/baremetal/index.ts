@@ -2,7 +2,7 @@
 // owns: Velero's, SQL Server's, one CNPG writer per database namespace and, where something
 // restores, one read-only CNPG reader per namespace. One ObjectBucketClaim per bucket, owned by a
 // user no consumer holds the keys of, with lifecycle rules and a bucket policy granting each user
-// its prefixes (stacks/access.ts).
+// its prefixes (stacks/baremetal/access.ts).
 import * as pulumi from "@pulumi/pulumi";
 import { type BaremetalConfig } from "../../config";
 import { BUCKET_OWNER, REPLICATOR_USER, cnpgNamespaces, cnpgReaderUser, cnpgWriterUser, consumerUser } from "./access";

@@ -95,7 +95,7 @@ function cnpgTargets(
     }
     const readerOf = (namespace: string, source: string): BackupTarget => {
         const make = readerTargets.get(namespace);
-        if (make === undefined) throw new Error(`no CNPG reader in ${namespace} (stacks/access.ts should have planned one)`);
+        if (make === undefined) throw new Error(`no CNPG reader in ${namespace} (stacks/baremetal/access.ts should have planned one)`);
         return make(source);
     };
     return { postgres, readerOf };
