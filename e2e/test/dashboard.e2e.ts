@@ -41,7 +41,7 @@ function substituteGrafanaVariables(query: string): string {
 function renderedDashboard(stack: string, configFile: string): Dashboard {
     const res = spawnSync(
         process.execPath,
-        [path.join(ROOT, "bin", "scripts", "render.js"), "--stack", stack, "--config-file", configFile],
+        [path.join(ROOT, "bin", "cli", "render.js"), "--stack", stack, "--config-file", configFile],
         {
             cwd: ROOT,
             encoding: "utf8",
