@@ -5,7 +5,15 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
     {
-        ignores: ["bin/**", "node_modules/**", "policy/bin/**", "policy/node_modules/**", "e2e/langhost/**", "e2e/random-standin/**"],
+        ignores: [
+            "bin/**",
+            "drill/dist/**",
+            "node_modules/**",
+            "policy/bin/**",
+            "policy/node_modules/**",
+            "e2e/langhost/**",
+            "e2e/random-standin/**",
+        ],
     },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
@@ -20,12 +28,12 @@ export default tseslint.config(
         },
     },
     {
-        files: ["**/*.mjs", "**/*.js"],
+        files: ["**/*.mjs", "**/*.js", "**/*.cjs"],
         ...tseslint.configs.disableTypeChecked,
     },
     {
         // Plain Node.js scripts (CommonJS).
-        files: ["**/*.js"],
+        files: ["**/*.js", "**/*.cjs"],
         languageOptions: {
             sourceType: "commonjs",
             globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly" },

@@ -1,10 +1,10 @@
 // Wiring: config -> platform (stacks/) -> backup targets -> components -> outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { programConfig, type BaremetalConfig, type Config } from "./config";
-import { BackupAlerts, type AlertsArgs, type ScheduledJob } from "./components/alerts";
+import { programConfig, type Config } from "./config";
+import { type OffsiteCopyPlan, type Platform } from "./core/platform";
+import { BackupAlerts, type AlertsArgs } from "./components/alerts";
 import { BackupDashboard } from "./components/dashboard";
 import { CnpgBackups } from "./components/cnpg";
-import { coverageRules } from "./components/coverage";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
 import { MssqlBackup } from "./components/mssql";
@@ -12,8 +12,10 @@ import { ownedNamespace } from "./components/namespaces";
 import { OFFSITE_POD_SECURITY, OffsiteCopy } from "./components/offsite";
 import { Velero, veleroPodSecurity } from "./components/velero";
 import { statefulOptions } from "./stacks/safety";
-import { mssqlKey, type BackupTarget, type BackupTargets, type OffsiteDestination, type ReplicationSource } from "./stacks/targets";
+import { mssqlKey, type BackupTarget } from "./core/targets";
 import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
+import { coverageRules } from "./config/coverage";
+import { jobPath, type ScheduledJob } from "./core/jobs";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -31,47 +33,17 @@ function describeTarget(t: BackupTarget) {
     };
 }
 
-/** An existing off-site bucket, as configured: its keys are in a Secret the operator created in the copy's namespace. */
-function existingDestination(cfg: BaremetalConfig): OffsiteDestination {
-    const d = cfg.offsite.destination;
-    if (d === undefined) throw new Error("offsite.destination is not set (config validation should have caught this)");
-    return {
-        endpoint: d.endpoint,
-        region: d.region,
-        provider: d.provider,
-        bucket: d.bucket,
-        prefix: cfg.offsite.prefix,
-        credentials: {
-            kind: "secret",
-            secretName: d.credentialsSecret.name,
-            keys: { accessKeyId: d.credentialsSecret.accessKeyIdKey, secretAccessKey: d.credentialsSecret.secretAccessKeyKey },
-        },
-        dependsOn: [],
-    };
-}
-
-/** Bare metal's off-site copy: a destination (existing, or created on AWS) and the copy CronJob. */
-async function offsiteCopy(
-    cfg: BaremetalConfig,
-    source: ReplicationSource,
-    p: Providers,
-): Promise<{ job: ScheduledJob; outputs: Record<string, unknown> }> {
-    const ns = ownedNamespace("backup-offsite", cfg.offsite.namespace, OFFSITE_POD_SECURITY, p.kubernetes);
-    let destination: OffsiteDestination;
-    if (cfg.offsite.aws !== undefined) {
-        // Loaded only when used: @pulumi/aws is large.
-        const { AwsOffsiteBucket } = await import("./stacks/offsite");
-        destination = new AwsOffsiteBucket("offsite", { config: cfg }, componentOptions(p)).destination;
-    } else {
-        destination = existingDestination(cfg);
-    }
+/** The off-site copy job of a platform's plan; returns its CronJob and outputs. */
+function offsiteCopy(cfg: Config, plan: OffsiteCopyPlan, p: Providers): { job: ScheduledJob; outputs: Record<string, unknown> } {
+    const { source, destination } = plan;
+    const namespaceResource = ownedNamespace("backup-offsite", cfg.offsite.namespace, OFFSITE_POD_SECURITY, p.kubernetes);
     const copy = new OffsiteCopy(
         "offsite",
         {
             source,
             destination,
             namespace: cfg.offsite.namespace,
-            namespaceResource: ns,
+            namespaceResource,
             schedule: cfg.offsite.schedule,
             bandwidthLimit: cfg.offsite.bandwidthLimit,
             image: cfg.offsite.image,
@@ -79,14 +51,13 @@ async function offsiteCopy(
         },
         componentOptions(p),
     );
-    const [namespace, cronJob] = copy.cronJob.split("/");
     return {
-        job: { namespace, cronJob, schedule: cfg.offsite.schedule },
+        job: copy.job,
         outputs: {
             kind: "copy",
-            cronJob: copy.cronJob,
+            cronJob: jobPath(copy.job),
             schedule: cfg.offsite.schedule,
-            destination: `s3://${[destination.bucket, destination.prefix].filter((p) => p !== "").join("/")}`,
+            destination: `s3://${[destination.bucket, destination.prefix].filter((x) => x !== "").join("/")}`,
             endpoint: destination.endpoint ?? `https://s3.${destination.region}.amazonaws.com`,
             region: destination.region,
             readsAs: source.user,
@@ -110,44 +81,14 @@ export function alertsArgsOf(cfg: Config, jobs: Pick<AlertsArgs, "mssqlJobs" | "
     };
 }
 
-/** Builds the whole stack from validated config; returns the stack outputs. */
-export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
-    const use = componentOptions(p);
-    // Velero's namespace is created here (as Flux's createNamespace did in the seeds), and kept on destroy; the
-    // application and storage namespaces already exist and belong to others.
-    const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);
-    const namespaces = { [cfg.velero.namespace]: veleroNs };
-
-    let targets: BackupTargets;
-    let platformOutputs: Record<string, unknown>;
-    const offsiteJobs: ScheduledJob[] = [];
-    if (cfg.platform === "aws") {
-        // Loaded only for this platform: @pulumi/aws is large and the bare-metal stack never needs it.
-        const { AwsStorage } = await import("./stacks/aws");
-        const storage = new AwsStorage("backup", { config: cfg }, use);
-        targets = storage.targets;
-        platformOutputs = { buckets: storage.buckets, kmsKeyArn: storage.kmsKeyArn };
-        // The off-site copy on AWS is S3 replication, set up next to the buckets; watched by CloudWatch alarms.
-        if (storage.replicas) platformOutputs.offsite = { kind: "s3-replication", replicas: storage.replicas };
-    } else {
-        const { BaremetalStorage } = await import("./stacks/baremetal");
-        const storage = new BaremetalStorage("backup", { config: cfg, namespaces }, use);
-        targets = storage.targets;
-        platformOutputs = { buckets: storage.buckets, objectUsers: storage.objectUsers };
-        if (storage.replicationSource) {
-            const copy = await offsiteCopy(cfg, storage.replicationSource, p);
-            offsiteJobs.push(copy.job);
-            platformOutputs.offsite = copy.outputs;
-        }
-    }
-
-    // From here on nothing knows which platform it runs on: components see only targets and config.
-    const velero = new Velero(
+/** Velero on the platform's target, in its own namespace (created here, as Flux's createNamespace did in the seeds). */
+function velero(cfg: Config, target: BackupTarget, namespaceResource: pulumi.Resource, use: pulumi.ComponentResourceOptions): Velero {
+    return new Velero(
         "velero",
         {
-            target: targets.velero,
+            target,
             namespace: cfg.velero.namespace,
-            namespaceResource: veleroNs,
+            namespaceResource,
             serviceAccount: cfg.velero.serviceAccount,
             ha: cfg.ha,
             schedules: cfg.velero.schedules,
@@ -165,15 +106,11 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         },
         use,
     );
-    if (cfg.descheduler.enabled) {
-        new Descheduler(
-            "descheduler",
-            { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait },
-            use,
-        );
-    }
+}
 
-    const cnpg = new CnpgBackups(
+/** CloudNativePG backups (ObjectStores, ScheduledBackups) and declared recoveries. */
+function cnpgBackups(cfg: Config, targets: Platform["targets"], use: pulumi.ComponentResourceOptions): CnpgBackups {
+    return new CnpgBackups(
         "cnpg",
         {
             clusters: cfg.postgres,
@@ -187,64 +124,108 @@ export async function deploy(cfg: Config, p: Providers): Promise<Record<string, 
         },
         use,
     );
-    const mssql: Record<string, unknown> = {};
-    const mssqlJobs: { namespace: string; cronJob: string; schedule: string }[] = [];
+}
+
+/** One SQL Server backup job per database; returns their outputs by key and their CronJobs. */
+function mssqlBackups(cfg: Config, targets: Platform["targets"], use: pulumi.ComponentResourceOptions) {
+    const outputs: Record<string, unknown> = {};
+    const jobs: ScheduledJob[] = [];
     for (const db of cfg.mssql) {
         const key = mssqlKey(db);
         const target = targets.mssql[key];
-        const job = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait }, use);
-        mssql[key] = { ...describeTarget(target), cronJob: job.cronJob };
-        mssqlJobs.push({ namespace: db.namespace, cronJob: job.cronJob.split("/")[1], schedule: db.schedule });
+        const backup = new MssqlBackup(`mssql-${db.namespace}-${db.name}`, { database: db, target, skipAwait: cfg.skipAwait }, use);
+        outputs[key] = { ...describeTarget(target), cronJob: jobPath(backup.job) };
+        jobs.push(backup.job);
     }
-    const drills = cfg.drills.enabled
-        ? new RestoreDrills(
-              "drills",
-              {
-                  databases: cfg.postgres,
-                  readers: targets.drills ?? {},
-                  method: cfg.cnpg.method,
-                  retention: cfg.retention,
-                  schedule: cfg.drills.schedule,
-                  scheduled: cfg.drills.databases,
-                  timeoutMinutes: cfg.drills.timeoutMinutes,
-                  image: cfg.drills.image,
-                  checkImage: cfg.drills.checkImage,
-                  resources: cfg.drills.resources,
-              },
-              use,
-          )
-        : undefined;
+    return { outputs, jobs };
+}
+
+/** Restore drills when enabled: a template per database, CronJobs when scheduled. */
+function restoreDrills(cfg: Config, targets: Platform["targets"], use: pulumi.ComponentResourceOptions): RestoreDrills | undefined {
+    if (!cfg.drills.enabled) return undefined;
+    return new RestoreDrills(
+        "drills",
+        {
+            databases: cfg.postgres,
+            readers: targets.drills ?? {},
+            method: cfg.cnpg.method,
+            retention: cfg.retention,
+            schedule: cfg.drills.schedule,
+            scheduled: cfg.drills.databases,
+            timeoutMinutes: cfg.drills.timeoutMinutes,
+            image: cfg.drills.image,
+            checkImage: cfg.drills.checkImage,
+            resources: cfg.drills.resources,
+        },
+        use,
+    );
+}
+
+/** The Grafana dashboard when enabled, from the alerts' own thresholds. */
+function dashboard(cfg: Config, alerts: AlertsArgs, use: pulumi.ComponentResourceOptions): BackupDashboard | undefined {
+    if (!cfg.dashboard.enabled) return undefined;
+    const d = cfg.dashboard;
+    return new BackupDashboard(
+        "backup-dashboard",
+        {
+            alerts,
+            namespace: d.namespace ?? cfg.alerts.namespace,
+            labels: d.labels,
+            folder: d.folder === undefined ? undefined : { annotation: d.folderAnnotation, name: d.folder },
+            uid: d.uid,
+        },
+        use,
+    );
+}
+
+/** Builds the whole stack from validated config; returns the stack outputs. */
+export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
+    const use = componentOptions(p);
+    // Velero's namespace is created here and kept on destroy; the application and storage namespaces already
+    // exist and belong to others.
+    const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);
+
+    // The one platform choice; each is loaded only when chosen (@pulumi/aws is large, bare metal never needs it).
+    const platform: Platform =
+        cfg.platform === "aws"
+            ? (await import("./stacks/aws/index")).awsPlatform(cfg, use)
+            : await (await import("./stacks/baremetal/index")).baremetalPlatform(cfg, { [cfg.velero.namespace]: veleroNs }, p);
+    const { targets } = platform;
+    const offsite = platform.offsite ? offsiteCopy(cfg, platform.offsite, p) : undefined;
+
+    // From here on nothing knows which platform it runs on: components see only targets and their own args.
+    const backups = velero(cfg, targets.velero, veleroNs, use);
+    if (cfg.descheduler.enabled) {
+        new Descheduler(
+            "descheduler",
+            { settings: cfg.descheduler, chartPath: cfg.charts.descheduler?.path, skipAwait: cfg.skipAwait },
+            use,
+        );
+    }
+    const cnpg = cnpgBackups(cfg, targets, use);
+    const mssql = mssqlBackups(cfg, targets, use);
+    const drills = restoreDrills(cfg, targets, use);
     // The alerts' inputs, read by the dashboard too (even with the PrometheusRule off): one set of thresholds.
-    const alertsArgs = alertsArgsOf(cfg, { mssqlJobs, offsiteJobs, drillJobs: drills?.cronJobs ?? [] });
+    const alertsArgs = alertsArgsOf(cfg, {
+        mssqlJobs: mssql.jobs,
+        offsiteJobs: offsite ? [offsite.job] : [],
+        drillJobs: drills?.cronJobs ?? [],
+    });
     const alerts = cfg.alerts.enabled ? new BackupAlerts("backup-alerts", alertsArgs, use) : undefined;
-    const dashboard = cfg.dashboard.enabled
-        ? new BackupDashboard(
-              "backup-dashboard",
-              {
-                  alerts: alertsArgs,
-                  namespace: cfg.dashboard.namespace ?? cfg.alerts.namespace,
-                  labels: cfg.dashboard.labels,
-                  folder:
-                      cfg.dashboard.folder === undefined
-                          ? undefined
-                          : { annotation: cfg.dashboard.folderAnnotation, name: cfg.dashboard.folder },
-                  uid: cfg.dashboard.uid,
-              },
-              use,
-          )
-        : undefined;
+    const board = dashboard(cfg, alertsArgs, use);
 
     return {
         platform: cfg.platform,
-        ...platformOutputs,
-        velero: { ...describeTarget(targets.velero), serviceAccount: velero.serviceAccount },
+        ...platform.outputs,
+        ...(offsite ? { offsite: offsite.outputs } : {}),
+        velero: { ...describeTarget(targets.velero), serviceAccount: backups.serviceAccount },
         postgres: Object.fromEntries(
             Object.entries(targets.postgres).map(([name, t]) => [name, { ...describeTarget(t), ...cnpg.clusters[name] }]),
         ),
-        mssql,
+        mssql: mssql.outputs,
         ...(drills ? { drills: drills.drills } : {}),
         alerts: alerts?.alerts ?? [],
-        ...(dashboard ? { dashboard: dashboard.configMap } : {}),
+        ...(board ? { dashboard: board.configMap } : {}),
     };
 }
 

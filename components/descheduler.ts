@@ -1,11 +1,26 @@
 // The Descheduler (chart 0.34.0) in Deployment mode, never evicting database pods.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type Config } from "../config";
+import { type Resources } from "../core/workloads";
 import { CHARTS, chartSource } from "./charts";
-import { chartTransforms } from "./ownership";
+import { chartTransforms } from "../core/ownership";
 
-export type DeschedulerSettings = Config["descheduler"];
+/** The Descheduler's settings, as this component needs them. */
+export interface DeschedulerSettings {
+    /** Replicas. */
+    readonly replicas: number;
+    /** Leader election; required when replicas > 1. */
+    readonly leaderElection: boolean;
+    /** How often the Deployment descheduler runs, like 5m. */
+    readonly interval: string;
+    readonly resources: Resources;
+    /** DefaultEvictor podProtections (descheduler 0.34+). Default: the built-in protections. */
+    readonly podProtections?: { readonly extraEnabled: readonly string[]; readonly defaultDisabled: readonly string[] };
+    /** Deprecated DefaultEvictor booleans (the seeds' form); never together with podProtections. */
+    readonly evictorFlags?: Readonly<Record<string, boolean | undefined>>;
+    /** Pods never evicted: a label key, and values (none = any value). */
+    readonly protectedPods: readonly { readonly key: string; readonly values?: readonly string[] }[];
+}
 
 export interface DeschedulerArgs {
     /** Validated descheduler settings (replicas, leader election, evictor, protected pods). */

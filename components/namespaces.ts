@@ -1,7 +1,7 @@
 // The namespaces this program creates (Velero's; bare metal's off-site copy): adopted when they already exist, never
 // deleted, and labelled with the Pod Security Standard their workloads meet.
 import * as k8s from "@pulumi/kubernetes";
-import { owned } from "./ownership";
+import { owned } from "../core/ownership";
 
 /** A Pod Security Standard level (https://kubernetes.io/docs/concepts/security/pod-security-standards/). */
 export type PodSecurityLevel = "restricted" | "baseline" | "privileged";

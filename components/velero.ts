@@ -3,11 +3,23 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { type Resources, type VeleroScheduleConfig } from "../config";
-import { type BackupTarget } from "../stacks/targets";
+import { type Resources } from "../core/workloads";
+import { type BackupTarget } from "../core/targets";
 import { CHARTS, chartSource } from "./charts";
 import { type PodSecurityLevel } from "./namespaces";
-import { chartTransforms } from "./ownership";
+import { chartTransforms } from "../core/ownership";
+
+/** One Velero Schedule. */
+export interface VeleroSchedule {
+    /** Five-field cron, UTC. */
+    readonly schedule: string;
+    /** How long its backups are kept, in hours (`720h`). */
+    readonly ttl: string;
+    /** Namespaces to back up. Default all. */
+    readonly includedNamespaces?: readonly string[];
+    /** Cluster-scoped resources too (a full-cluster backup). */
+    readonly includeClusterResources: boolean;
+}
 
 export interface VeleroArgs {
     /** Where backups go and how Velero authenticates. */
@@ -21,7 +33,7 @@ export interface VeleroArgs {
     /** HA profile: schedules and ServiceMonitor. */
     readonly ha: boolean;
     /** Schedules by name (HA only). */
-    readonly schedules: Readonly<Record<string, VeleroScheduleConfig>>;
+    readonly schedules: Readonly<Record<string, VeleroSchedule>>;
     /** Namespaces a schedule includes when it lists none. */
     readonly defaultNamespaces: readonly string[];
     /** Server resources. */
@@ -64,9 +76,8 @@ export function veleroPodSecurity(nodeAgent: boolean): PodSecurityLevel {
     return nodeAgent ? "privileged" : "restricted";
 }
 
-/** The chart values for `args` (pure, so tests and the schema check can call it). */
-export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
-    const t = args.target;
+/** The default BackupStorageLocation: the target's bucket and prefix, and on S3-compatible storage its endpoint. */
+function backupStorageLocation(t: BackupTarget): Record<string, unknown> {
     const s3Compatible = t.endpoint !== undefined;
     const bslConfig: Record<string, string> = { region: t.region };
     if (s3Compatible) {
@@ -78,7 +89,12 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
     const bsl: Record<string, unknown> = { name: "default", provider: "aws", bucket: t.bucket, default: true, config: bslConfig };
     if (t.prefix !== "") bsl.prefix = t.prefix;
     if (t.caBundle !== undefined) bsl.caCert = Buffer.from(t.caBundle).toString("base64");
+    return bsl;
+}
 
+/** The chart values for `args` (pure, so tests and the schema check can call it). */
+export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
+    const t = args.target;
     const irsa = t.credentials.kind === "irsa" ? t.credentials : undefined;
     const values: Record<string, pulumi.Input<unknown>> = {
         resources: args.resources,
@@ -95,7 +111,7 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         ],
         configuration: {
             features: "EnableCSI",
-            backupStorageLocation: [bsl],
+            backupStorageLocation: [backupStorageLocation(t)],
             volumeSnapshotLocation: args.nativeSnapshots ? [{ name: "default", provider: "aws", config: { region: t.region } }] : [],
         },
         // CSI snapshots go through EnableCSI and need no location; without this the chart would

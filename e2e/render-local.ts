@@ -2,8 +2,8 @@
 // S3 endpoint, with secret values kept, and print it as JSON for the Python side.
 import * as fs from "fs";
 import { main } from "../program";
-import { record, type Recorded } from "../scripts/recorder";
-import { readStackConfig, stackFile } from "../scripts/stackfile";
+import { record, type Recorded } from "../cli/recorder";
+import { readStackConfig, stackFile } from "../cli/stackfile";
 
 /** `--key value` pairs as a record; `required` keys must be present. */
 export function flagArgs(argv: string[], required: readonly string[]): Record<string, string> {

@@ -16,7 +16,7 @@ export const stackS3BucketGuardrails: StackValidationPolicy = {
     name: "stack-s3-bucket-guardrails",
     description: "Every S3 bucket must come with its encryption, versioning, public access block, bucket policy and lifecycle resources.",
     remediationSteps:
-        "Create the missing aws.s3 resource for the bucket with `parent: bucket` (as stacks/aws.ts does); the resource policies then check its content.",
+        "Create the missing aws.s3 resource for the bucket with `parent: bucket` (as stacks/aws/ does); the resource policies then check its content.",
     enforcementLevel: "mandatory",
     severity: "critical",
     validateStack: (args, report) => {

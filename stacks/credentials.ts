@@ -2,8 +2,9 @@
 // This replaces the seeds' imperative `kubectl create secret` loop.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type Consumer, type SecretCredentials } from "./targets";
-import { owned } from "../components/ownership";
+import { type Consumer, type SecretCredentials } from "../core/targets";
+import { owned } from "../core/ownership";
+import { PART_OF } from "../core/names";
 
 export const veleroSecretName = "velero-s3-credentials";
 export const cnpgSecretName = "cnpg-s3-credentials";
@@ -86,7 +87,7 @@ export function createConsumerSecret(
                 namespace,
                 labels: {
                     "app.kubernetes.io/managed-by": "pulumi",
-                    "app.kubernetes.io/part-of": "backup-platform",
+                    ...PART_OF,
                     "backup.platform/consumer": consumer,
                     ...(layout.secretName === cnpgReaderSecretName ? { "backup.platform/access": "read-only" } : {}),
                 },

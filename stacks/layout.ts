@@ -1,9 +1,10 @@
 // Platform-neutral plan of the backup buckets: which consumer writes where, under which prefix,
 // and how long objects live. Both platforms turn this plan into their own resources.
 import * as assert from "assert";
-import { activeConsumers, bucketWriters, cronIntervalDays, retentionDays, ttlDays, type Config } from "../config";
-import { bucketCollision, cnpgPrefix, VELERO_EXPIRING, VELERO_RESERVED } from "../names";
-import { type Consumer } from "./targets";
+import { activeConsumers, bucketWriters, type Config } from "../config";
+import { bucketCollision, cnpgPrefix, VELERO_EXPIRING, VELERO_RESERVED } from "../core/names";
+import { type Consumer } from "../core/targets";
+import { cronIntervalDays, retentionDays, ttlDays } from "../core/schedule";
 
 /** One writer inside a bucket. */
 export interface BucketUser {
@@ -105,7 +106,7 @@ export { activeConsumers };
 /** Plans every bucket of the stack. Config validation has refused consumers that would collide in a shared bucket. */
 export function planBuckets(cfg: Config, buckets: Readonly<Record<Consumer, string>>): BucketPlan[] {
     const collision = bucketCollision(activeConsumers(cfg), buckets, bucketWriters(cfg));
-    assert.strictEqual(collision, undefined, "shared-bucket collisions are config errors (config.ts checkSharedBuckets)");
+    assert.strictEqual(collision, undefined, "shared-bucket collisions are config errors (config/rules.ts checkSharedBuckets)");
     const byName = new Map<string, Consumer[]>();
     for (const c of activeConsumers(cfg)) {
         byName.set(buckets[c], [...(byName.get(buckets[c]) ?? []), c]);

@@ -3,10 +3,8 @@
 // alertsArgsFor() is what program.ts hands BackupAlerts, derived from config alone; test/alerts.test.ts proves it
 // renders exactly the rules the program renders, so the generated promtool cases test the real rules.
 import { type AlertsArgs } from "../components/alerts";
-import { drillCronJobName } from "../components/drills";
-import { OFFSITE_CRONJOB } from "../components/offsite";
 import { type Config, parseConfig } from "../config";
-import { mssqlBackupJobName } from "../names";
+import { drillCronJobName, mssqlBackupJobName, OFFSITE_CRONJOB } from "../core/names";
 import { alertsArgsOf } from "../program";
 import { type Raw, stackConfig } from "./harness";
 

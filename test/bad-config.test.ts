@@ -3,7 +3,7 @@
 // under `pulumi up`) that names the key and says what is wrong, and register nothing at all, not even a provider.
 import * as assert from "assert";
 import entry from "../index";
-import { record } from "../scripts/recorder";
+import { record } from "../cli/recorder";
 import { BAD_CONFIGS, type BadConfig } from "./bad-configs";
 import { stackConfig } from "./harness";
 

@@ -1,6 +1,7 @@
 import * as assert from "assert";
-import { cronIntervalDays, parseConfig, parseConfigMap, retentionDays } from "../config";
+import { parseConfig, parseConfigMap } from "../config";
 import { clone, render, stackConfig, type Raw } from "./harness";
+import { cronIntervalDays, retentionDays } from "../core/schedule";
 
 describe("config", () => {
     const bm = stackConfig("baremetal");

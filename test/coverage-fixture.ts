@@ -1,9 +1,9 @@
 // One fixture of PersistentVolumeClaims, covered each way, opted out and uncovered, built from a stack's coverage
-// rules; from it both the objects `npm run verify` reads (scripts/checks.ts) and the kube-state-metrics series the
+// rules; from it both the objects `npm run verify` reads (cli/checks.ts) and the kube-state-metrics series the
 // PersistentVolumeClaimNotBackedUp alert reads are derived, so the two can be held to the same answer.
-import { CNPG_CLUSTER_LABEL, OPT_OUT, type CoverageRules } from "../components/coverage";
+import { CNPG_CLUSTER_LABEL, OPT_OUT, type CoverageRules } from "../core/coverage";
 import { KSM_CNPG_CLUSTER, KSM_OPT_OUT } from "../components/alerts";
-import { type KubeObject } from "../scripts/kube";
+import { type KubeObject } from "../kube/client";
 
 export interface FixturePvc {
     readonly namespace: string;

@@ -1,8 +1,9 @@
 import * as assert from "assert";
-import { maxAgeSeconds, RUNBOOK_ANCHORS, type AlertName, type AlertRule } from "../components/alerts";
+import { RUNBOOK_ANCHORS, type AlertName, type AlertRule } from "../components/alerts";
 import { dashboardQueries, PITR_RUNBOOK } from "../components/dashboard";
 import { type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { owned, readmeAnchors, render, type Raw, type Rendered } from "./harness";
+import { maxAgeSeconds } from "../core/schedule";
 
 const CM = "kubernetes:core/v1:ConfigMap";
 const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";

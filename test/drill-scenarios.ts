@@ -2,21 +2,11 @@
 // real local API server in the end-to-end tests. The test plays the operators: CloudNativePG (the
 // drill cluster's status, its recovery Job) and the Job controller (the check Job's status).
 import * as assert from "assert";
-import { type KubeObject } from "../scripts/kube";
-import {
-    drillCheckJobName,
-    drillClusterName,
-    drillTemplateName,
-    paths,
-    recoveryJobName,
-    runDrill,
-    DRILL_LABEL,
-    HEALTHY_PHASE,
-    type DrillClient,
-    type DrillOptions,
-    type DrillReport,
-    type DrillTemplate,
-} from "../scripts/drill-core";
+import { type KubeObject } from "../kube/client";
+import { paths, runDrill, type DrillClient, type DrillOptions } from "../drill/core";
+import { HEALTHY_PHASE } from "../drill/manifests";
+import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName } from "../core/names";
+import { type DrillReport, type DrillTemplate } from "../core/drill";
 
 /** What a scenario needs from the API under test. */
 export interface DrillEnv {

@@ -6,24 +6,14 @@ import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { runnerCode } from "../components/drills";
 import { parseConfig } from "../config";
-import {
-    checkJob,
-    clusterState,
-    drillCluster,
-    jobState,
-    paths,
-    runDrill,
-    summary,
-    CHECK_SQL,
-    DrillError,
-    HEALTHY_PHASE,
-    type DrillTemplate,
-} from "../scripts/drill-core";
-import { drillTarget, parseArgs, UsageError } from "../scripts/drill";
-import { type KubeObject } from "../scripts/kube";
+import { paths, runDrill } from "../drill/core";
+import { checkJob, clusterState, drillCluster, jobState, summary, CHECK_SQL, DrillError, HEALTHY_PHASE } from "../drill/manifests";
+import { drillTarget, parseArgs, UsageError } from "../cli/drill";
+import { type KubeObject } from "../kube/client";
 import { drillScenarios, sourceCluster, template, DATABASE, SOURCE_IMAGE } from "./drill-scenarios";
 import { FakeKube } from "./fakekube";
 import { crdValidator, owned, render, stackConfig, type Raw, type Rendered } from "./harness";
+import { type DrillTemplate } from "../core/drill";
 
 type Obj = Record<string, unknown>;
 const T = {
@@ -225,7 +215,7 @@ describe("npm run drill (command line)", () => {
     });
 
     it("exits 64 on a usage error and 2 on a configuration problem, before touching any cluster", () => {
-        const script = path.join(__dirname, "..", "scripts", "drill.js");
+        const script = path.join(__dirname, "..", "cli", "drill.js");
         const usage = spawnSync(process.execPath, [script, "--stack", "baremetal"], { encoding: "utf8" });
         assert.strictEqual(usage.status, 64);
         assert.match(usage.stderr, /usage: npm run drill -- --stack <name> --database <name>/);
@@ -240,19 +230,22 @@ describe("npm run drill (command line)", () => {
         assert.match(off.stderr, /backup:drills.enabled is false/);
     });
 
-    it("the in-cluster runner loads from its three files alone, without node_modules", () => {
+    it("the in-cluster runner is one file that loads without node_modules", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "drill-runner-"));
-        for (const [file, code] of Object.entries(runnerCode())) fs.writeFileSync(path.join(dir, file), code);
+        const code = runnerCode();
+        assert.deepStrictEqual(Object.keys(code), ["runner.js"]);
+        fs.writeFileSync(path.join(dir, "runner.js"), code["runner.js"]);
         const env = { PATH: process.env.PATH ?? "" };
-        const bare = spawnSync(process.execPath, [path.join(dir, "drill-job.js")], { encoding: "utf8", env, cwd: dir });
+        const bare = spawnSync(process.execPath, [path.join(dir, "runner.js")], { encoding: "utf8", env, cwd: dir });
         assert.strictEqual(bare.status, 3, bare.stderr);
         assert.match(bare.stderr, /DRILL_NAMESPACE is not set/);
-        const outside = spawnSync(process.execPath, [path.join(dir, "drill-job.js")], {
+        const outside = spawnSync(process.execPath, [path.join(dir, "runner.js")], {
             encoding: "utf8",
             cwd: dir,
             env: { ...env, DRILL_NAMESPACE: "ns", DRILL_DATABASE: "db", DRILL_TIMEOUT_SECONDS: "60" },
         });
         assert.match(outside.stderr, /not in a cluster: KUBERNETES_SERVICE_HOST is not set/);
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 });
 
@@ -372,7 +365,7 @@ describe("restore drill resources", () => {
         assert.strictEqual(pod.securityContext.runAsNonRoot, true);
         const [c] = pod.containers;
         assert.strictEqual(c.image, "node:22.12.0-alpine");
-        assert.deepStrictEqual(c.command, ["node", "/drill/drill-job.js"]);
+        assert.deepStrictEqual(c.command, ["node", "/drill/runner.js"]);
         assert.deepStrictEqual(
             c.env.map((e) => [e.name, e.value]),
             [
@@ -385,9 +378,11 @@ describe("restore drill resources", () => {
         assert.deepStrictEqual((c.resources as { limits: Obj }).limits, { cpu: "200m", memory: "128Mi" });
         assert.deepStrictEqual(pod.volumes, [{ name: "code", configMap: { name: "backup-drill-runner" } }]);
         const code = bm.get(T.cm, "drills-rciis-prod-runner-code").inputs.data as Record<string, string>;
-        assert.deepStrictEqual(Object.keys(code).sort(), ["drill-core.js", "drill-job.js", "kube.js"]);
         assert.deepStrictEqual(code, runnerCode(), "the code that runs is this repository's build");
-        assert.ok(!code["kube.js"].includes("sourceMappingURL"));
+        // The bundle holds drill/ and what it imports (core/names, kube/client), and nothing from node_modules.
+        const sources = [...code["runner.js"].matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]).sort();
+        assert.deepStrictEqual(sources, ["core/names.ts", "drill/core.ts", "drill/job.ts", "drill/manifests.ts", "kube/client.ts"]);
+        assert.ok(!/node_modules/.test(code["runner.js"]));
     });
 
     it("schedule only the listed databases; without a schedule, templates only (for npm run drill)", async () => {

@@ -1,8 +1,8 @@
 // An in-memory API server for the drill's scenarios: objects by path, 409 on create of an existing
 // name, uids and creation timestamps, garbage collection of owned objects on delete, and a log of
 // every call so tests can check what the drill did.
-import { KubeError, type KubeObject } from "../scripts/kube";
-import { type DrillClient } from "../scripts/drill-core";
+import { KubeError, type KubeObject } from "../kube/client";
+import { type DrillClient } from "../drill/core";
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 

@@ -4,8 +4,8 @@ import Ajv, { type ValidateFunction } from "ajv";
 import * as fs from "fs";
 import { parse } from "yaml";
 import { main } from "../program";
-import { record, type Recorded, type RecordResult } from "../scripts/recorder";
-import { readStackConfig, stackFile } from "../scripts/stackfile";
+import { record, type Recorded, type RecordResult } from "../cli/recorder";
+import { readStackConfig, stackFile } from "../cli/stackfile";
 
 export type Raw = Record<string, unknown>;
 

@@ -6,8 +6,8 @@ import * as assert from "assert";
 import { parseConfig, type MssqlDatabase } from "../config";
 import { backupSql, credentialSql, MssqlBackup, restoreSql } from "../components/mssql";
 import { assertSqlSafe, SqlcmdVariable, sqlIdentifier, sqlString, TsqlError } from "../components/tsql";
-import { record } from "../scripts/recorder";
-import { type BackupTarget } from "../stacks/targets";
+import { record } from "../cli/recorder";
+import { type BackupTarget } from "../core/targets";
 import { render, stackConfig, type Raw } from "./harness";
 import { sqlcmdCommands, sqlcmdVariables, statements, tokenize, type Token } from "./tsql-lexer";
 

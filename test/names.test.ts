@@ -1,7 +1,14 @@
 // The longest names config validation lets through still give valid Kubernetes names and label values in
-// everything the program renders: the limits in config.ts and names.ts agree with what Kubernetes accepts.
+// everything the program renders: the limits in config/ and core/names.ts agree with what Kubernetes accepts.
 import * as assert from "assert";
-import { CRONJOB_NAME_MAX, DNS_LABEL_MAX, labelValueProblem, mssqlBackupJobName, mssqlRestoreJobName, mssqlScriptsName } from "../names";
+import {
+    CRONJOB_NAME_MAX,
+    DNS_LABEL_MAX,
+    labelValueProblem,
+    mssqlBackupJobName,
+    mssqlRestoreJobName,
+    mssqlScriptsName,
+} from "../core/names";
 import { render, type Raw } from "./harness";
 
 const LONGEST_MSSQL = `R${"x".repeat(37)}Z`;
@@ -17,7 +24,7 @@ function longest(raw: Raw): void {
 }
 
 describe("derived names", () => {
-    it("derives the SQL Server names from names.ts", () => {
+    it("derives the SQL Server names from core/names.ts", () => {
         assert.deepStrictEqual(
             [mssqlBackupJobName("RCIIS_Prod"), mssqlRestoreJobName("RCIIS_Prod"), mssqlScriptsName("RCIIS_Prod")],
             ["rciis-prod-mssql-backup", "rciis-prod-mssql-restore", "rciis-prod-mssql-backup-scripts"],

@@ -5,8 +5,10 @@ import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { podSecurityLabels } from "../components/namespaces";
 import { copyScript } from "../components/offsite";
 import { parseConfig } from "../config";
-import { emptySnapshot, evaluate, type Row } from "../scripts/checks";
-import { type KubeObject } from "../scripts/kube";
+import { evaluate } from "../cli/checks";
+import { type Row } from "../cli/rows";
+import { emptySnapshot } from "../cli/snapshot";
+import { type KubeObject } from "../kube/client";
 import { clone, crdValidator, list, owned, render, stackConfig, statements, type Raw, type Rendered, type Statement } from "./harness";
 import { accessTable } from "./rgw-policy";
 
@@ -38,7 +40,7 @@ const T = {
 };
 const BUCKETS = ["cnpg-backups", "mssql-backups", "velero-backups"];
 const validateRule = crdValidator("prometheus-operator-0.82.2_monitoring.coreos.com_prometheusrules.yaml");
-/** Mock random results derive from the resource name (scripts/recorder.ts). */
+/** Mock random results derive from the resource name (cli/recorder.ts). */
 const mockKey = (resource: string, length: number) =>
     resource
         .replace(/[^A-Za-z0-9]/g, "")

@@ -1,7 +1,7 @@
 // Who owns the fields of what the stack applies: one stable server-side-apply field manager per stack, except on
 // Velero's repository password (a re-created stack must conflict with it, never replace it).
 import * as assert from "assert";
-import { FIELD_MANAGER_ANNOTATION, ownChartObjects, stackFieldManager } from "../components/ownership";
+import { FIELD_MANAGER_ANNOTATION, ownChartObjects, stackFieldManager } from "../core/ownership";
 import { owned, render, type Raw, type Rendered } from "./harness";
 
 type Obj = Record<string, unknown>;

@@ -3,8 +3,8 @@
 import * as assert from "assert";
 import entry from "../index";
 import { main } from "../program";
-import { record } from "../scripts/recorder";
-import { readStackConfig, stackFile } from "../scripts/stackfile";
+import { record } from "../cli/recorder";
+import { readStackConfig, stackFile } from "../cli/stackfile";
 
 type Obj = Record<string, unknown>;
 

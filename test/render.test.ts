@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const script = path.join(__dirname, "..", "scripts", "render.js");
+const script = path.join(__dirname, "..", "cli", "render.js");
 const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: "utf8" });
 
 describe("npm run render", () => {

@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readStackConfig, StackFileError } from "../scripts/stackfile";
+import { readStackConfig, StackFileError } from "../cli/stackfile";
 
 /** A "billion laughs": each level repeats the previous one nine times. */
 const aliasBomb = [
@@ -31,7 +31,7 @@ describe("stack files", () => {
         fs.writeFileSync(file, text);
         return file;
     };
-    const bin = (script: string) => path.join(__dirname, "..", "scripts", script);
+    const bin = (script: string) => path.join(__dirname, "..", "cli", script);
 
     for (const [what, text, line, fragment] of BAD_STACK_FILES) {
         it(`reports ${what} with the file and line`, () => {

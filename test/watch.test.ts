@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { sleep, watch, type Refresh } from "../scripts/watch";
+import { sleep, watch, type Refresh } from "../cli/watch";
 
 /** A fake clock: `sleep` moves time instead of waiting, and stops the loop after `stopAfter` waits. */
 function clock(stopAfter: number) {

@@ -64,7 +64,7 @@ eval "$(bash "${REPO}/e2e/objectstore.sh" env)"
 # shellcheck source=/dev/null
 [[ -f "${CACHE_ROOT}/env.sh" ]] && . "${CACHE_ROOT}/env.sh"
 t0="$(now)"
-(cd "$REPO" && npx tsc -p tsconfig.json)
+(cd "$REPO" && npm run -s build)
 log "build in $(since "$t0")s"
 rc=0
 "${VENV}/bin/python" "${HERE}/offsite.py" run --endpoint "$BACKUP_PLATFORM_S3_ENDPOINT" --ceph-conf "$BACKUP_PLATFORM_CEPH_CONF" \

@@ -9,8 +9,9 @@
 //
 // With --target-time the stack also declares a `cnpg.recoveries` entry to that time, and the output
 // carries the drill Cluster the drill runner would create from the rendered template.
-import { drillCluster, type DrillTemplate } from "../../scripts/drill-core";
+import { drillCluster } from "../../drill/manifests";
 import { flagArgs, renderBaremetal, runCli } from "../render-local";
+import { type DrillTemplate } from "../../core/drill";
 
 /** Suffix of the declared recovery's cluster name. */
 export const RECOVERY_SUFFIX = "-pitr";

@@ -60,7 +60,7 @@ fi
 eval "$(bash "${REPO}/e2e/objectstore.sh" env)"
 log "object store ${BACKUP_PLATFORM_S3_ENDPOINT} ($([[ "$STARTED_STORE" == true ]] && echo "started by this run" || echo "already running"))"
 t0="$(now)"
-(cd "$REPO" && npx tsc -p tsconfig.json)
+(cd "$REPO" && npm run -s build)
 log "build in $(since "$t0")s"
 rc=0
 "${VENV}/bin/python" "${HERE}/pitr.py" run --endpoint "$BACKUP_PLATFORM_S3_ENDPOINT" --ceph-conf "$BACKUP_PLATFORM_CEPH_CONF" "$@" || rc=$?

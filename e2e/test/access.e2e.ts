@@ -8,10 +8,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { COLUMNS, ELSEWHERE, README_ACCESS_EXAMPLE, readmeAccessTable, type AccessRow, type Column } from "../../test/rgw-policy";
-import { kube, localOverrides, OBJECT_STORE, objectStoreOverrides, ROOT, Workspace } from "../harness";
+import { kube, localOverrides, OBJECT_STORE, objectStoreOverrides, ROOT } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 
 type Obj = Record<string, unknown>;

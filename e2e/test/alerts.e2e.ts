@@ -10,12 +10,14 @@ import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { alertSpecs } from "../../components/alerts";
-import { coverageCanFail, coverageRules } from "../../components/coverage";
-import { emptySnapshot, evaluate } from "../../scripts/checks";
+import { coverageCanFail } from "../../core/coverage";
+import { evaluate } from "../../cli/checks";
+import { emptySnapshot } from "../../cli/snapshot";
 import { expectedAlerts, INTERVAL, promtoolFiles, seriesText } from "../../test/alert-cases";
 import { ALERT_STACKS, alertStackConfig, alertsArgsFor } from "../../test/alert-stacks";
 import { coverageFixture, ksmPvcSeries, pvcObjects } from "../../test/coverage-fixture";
 import { ROOT } from "../harness";
+import { coverageRules } from "../../config/coverage";
 
 const CACHE =
     process.env.BACKUP_PLATFORM_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "k8s-backup-platform");

@@ -7,11 +7,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { main } from "../../program";
-import { record, type Recorded } from "../../scripts/recorder";
-import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
-import { CHART_PATHS, kube, localOverrides, ROOT, Workspace } from "../harness";
+import { record, type Recorded } from "../../cli/recorder";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
+import { CHART_PATHS, kube, localOverrides, ROOT } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
 
 /** The object users the program keys itself (the bucket owner gets Rook's keys): `backup-<suffix>`. */
 const KEYED_USERS = ["velero", "mssql", "cnpg-rciis-prod", "cnpg-monitoring", "cnpg-keycloak"];

@@ -12,7 +12,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { dashboardQueries } from "../../components/dashboard";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { ROOT } from "../harness";
 
 /** Builds promtool (cached) and returns its path. */
@@ -41,7 +41,7 @@ function substituteGrafanaVariables(query: string): string {
 function renderedDashboard(stack: string, configFile: string): Dashboard {
     const res = spawnSync(
         process.execPath,
-        [path.join(ROOT, "bin", "scripts", "render.js"), "--stack", stack, "--config-file", configFile],
+        [path.join(ROOT, "bin", "cli", "render.js"), "--stack", stack, "--config-file", configFile],
         {
             cwd: ROOT,
             encoding: "utf8",

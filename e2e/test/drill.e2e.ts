@@ -1,7 +1,7 @@
 // The restore drill's scenarios against the real local API server: the same scenarios as the
 // in-memory run (test/drill.test.ts), with the CRD schemas, status subresources, Job validation and
 // garbage collection of a real kube-apiserver and kube-controller-manager.
-import { apiPath, type Kube } from "../../scripts/kube";
+import { apiPath, type Kube } from "../../kube/client";
 import { drillScenarios } from "../../test/drill-scenarios";
 import { kube, settledNamespace } from "../harness";
 import { shared } from "./hooks";

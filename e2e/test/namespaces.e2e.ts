@@ -1,9 +1,10 @@
 // A namespace that exists before the program names it (velero.namespace): `up` adopts it and labels it for Pod
 // Security, whose admission then accepts the Velero pod there; `destroy` leaves the namespace and what else is in it.
 import * as assert from "assert";
-import { apiPath, KubeError, type Kube, type KubeObject } from "../../scripts/kube";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
-import { kube, localOverrides, settledNamespace, Workspace } from "../harness";
+import { apiPath, KubeError, type Kube, type KubeObject } from "../../kube/client";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
+import { kube, localOverrides, settledNamespace } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 
 type Obj = Record<string, unknown>;

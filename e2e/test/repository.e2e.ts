@@ -1,9 +1,10 @@
 // README "A stack re-created after its state was lost", for Velero's kopia repository password: a new stack never
 // replaces it, and the documented way to keep it (the old value into secret config, from standard input) converges.
 import * as assert from "assert";
-import { apiPath, type Kube } from "../../scripts/kube";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
-import { kube, localOverrides, Workspace } from "../harness";
+import { apiPath, type Kube } from "../../kube/client";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
+import { kube, localOverrides } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 
 describe("Velero's repository password across a lost state (real API server)", function () {

@@ -5,7 +5,8 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { localOverrides, Workspace } from "../harness";
+import { localOverrides } from "../harness";
+import { Workspace } from "../workspace";
 import { shared } from "./hooks";
 
 describe("a file:// backend after a killed pulumi up (README runbook)", function () {

@@ -8,10 +8,13 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
-import { CHART_PATHS, kube, Workspace } from "../harness";
-import { buildVelero, createApplication, deleteNamespace, restoredContent, upgradeCrds, VeleroServer, waitFor } from "../velero/server";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
+import { CHART_PATHS, kube } from "../harness";
+import { Workspace } from "../workspace";
+import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
+import { upgradeCrds, VeleroServer } from "../velero/server";
+import { buildVelero, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
 type Obj = Record<string, unknown>;

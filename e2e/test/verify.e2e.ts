@@ -8,8 +8,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { apiPath, type Kube, type KubeObject } from "../../scripts/kube";
-import { readStackConfig, stackFile } from "../../scripts/stackfile";
+import { apiPath, type Kube, type KubeObject } from "../../kube/client";
+import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { installVeleroCrds, kube, ROOT, settledNamespace } from "../harness";
 import { shared } from "./hooks";
 
@@ -60,7 +60,7 @@ describe("npm run verify against a local API server", function () {
     let k: Kube;
     let configFile: string;
     let dir: string;
-    const script = path.join(ROOT, "bin", "scripts", "verify.js");
+    const script = path.join(ROOT, "bin", "cli", "verify.js");
     const argsFor = (kubeconfig: string, extra: string[] = []) => [
         script,
         "--stack",

@@ -5,7 +5,8 @@
 import * as fs from "fs";
 import { isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 
-/** Days in a CNPG retention ("30d", "4w", "1m"); a month counts 31 days, the stricter reading. */
+/** Days in a CNPG retention ("30d", "4w", "1m"); a month counts 31 days, the stricter reading. The program's own
+ * reading is core/schedule.ts; the pack cannot import it (its own package), so test/stack-config.test.ts proves they agree. */
 export function retentionDays(retention: string): number {
     const match = /^([1-9][0-9]*)([dwm])$/.exec(retention);
     if (match === null) throw new Error(`backup:retention "${retention}" is not <n>d, <n>w or <n>m`);
@@ -18,7 +19,7 @@ const MAX_ALIASES = 100;
 /**
  * The `config:` mapping of a stack file. Every YAML problem (tabs, duplicate keys, an alias bomb, a file that is
  * no mapping) is an Error whose message starts with `<file>:<line>:<column>:`, never a parser's stack trace.
- * (The pack is its own package, so this mirrors the program's scripts/stackfile.ts rather than importing it.)
+ * (The pack is its own package, so this mirrors the program's cli/stackfile.ts rather than importing it.)
  */
 export function stackFileConfig(text: string, file: string): Record<string, unknown> {
     const lines = new LineCounter();

@@ -91,7 +91,7 @@ export const lifecycle = (): ResourceInput => ({
     },
 });
 
-/** The CNPG role's permission document (stacks/aws.ts). */
+/** The CNPG role's permission document (stacks/aws/). */
 export const cnpgPermissions = {
     Version: "2012-10-17",
     Statement: [

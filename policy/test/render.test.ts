@@ -13,7 +13,7 @@ import { stackPolicyConfig } from "../scripts/stack-config";
 import { isResourcePolicy, isStackPolicy, runResource, runStack, stackResources, type StackInput } from "./harness";
 
 const root = path.resolve(__dirname, "..", "..", "..");
-const renderJs = path.join(root, "bin", "scripts", "render.js");
+const renderJs = path.join(root, "bin", "cli", "render.js");
 
 interface Rendered {
     stack: string;

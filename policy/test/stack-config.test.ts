@@ -4,7 +4,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stackFileConfig } from "../scripts/stack-config";
+import { retentionDays, stackFileConfig } from "../scripts/stack-config";
 
 const aliasBomb = [
     "a: &a [x, x, x, x, x, x, x, x, x]",
@@ -45,5 +45,29 @@ describe("stack-config reads stack files", () => {
             ],
             "string",
         );
+    });
+});
+
+describe("retention days", () => {
+    // The pack is its own package and cannot import the program's core/schedule.ts; the two readings of a retention
+    // must agree for every value config accepts (at most ten years), or the lifecycle check would pass a stack the
+    // program expires sooner. The program's is loaded from its build (npm run build in the root).
+    it("agree with the program's core/schedule.ts for every retention config accepts", () => {
+        const compiled = path.resolve(__dirname, "..", "..", "..", "bin", "core", "schedule.js");
+        if (!fs.existsSync(compiled)) assert.fail(`${compiled} is missing: run \`npm run build\` in the project root first`);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = require(compiled) as { retentionDays: (r: string) => number };
+        let compared = 0;
+        for (const [unit, max] of [
+            ["d", 3650],
+            ["w", 521],
+            ["m", 117],
+        ] as const) {
+            for (let n = 1; n <= max; n++) {
+                assert.strictEqual(retentionDays(`${n}${unit}`), program.retentionDays(`${n}${unit}`), `${n}${unit}`);
+                compared++;
+            }
+        }
+        assert.strictEqual(compared, 3650 + 521 + 117);
     });
 });

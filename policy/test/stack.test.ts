@@ -12,7 +12,7 @@ const member = (input: ResourceInput, name: string, parent?: string): StackInput
     opts: input.opts,
 });
 
-/** The bucket and its five guard-rail resources, parented as stacks/aws.ts parents them. */
+/** The bucket and its five guard-rail resources, parented as stacks/aws/ parents them. */
 function awsBucket(): StackInput[] {
     return [
         member(fx.bucket(), "backup-cnpg"),
