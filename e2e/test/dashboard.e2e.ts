@@ -39,15 +39,11 @@ function substituteGrafanaVariables(query: string): string {
 
 /** The dashboard JSON of `npm run render` for a stack file, run as its own process (the real program, mock engine). */
 function renderedDashboard(stack: string, configFile: string): Dashboard {
-    const res = spawnSync(
-        process.execPath,
-        [path.join(ROOT, "bin", "cli", "render.js"), "--stack", stack, "--config-file", configFile],
-        {
-            cwd: ROOT,
-            encoding: "utf8",
-            maxBuffer: 64 * 1024 * 1024,
-        },
-    );
+    const res = spawnSync(process.execPath, [path.join(ROOT, "bin", "cli", "render.js"), "--stack", stack, "--config-file", configFile], {
+        cwd: ROOT,
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
     assert.strictEqual(res.status, 0, `render ${stack}: ${res.stderr}`);
     const { resources } = JSON.parse(res.stdout) as {
         resources: { type: string; name: string; inputs: { data: Record<string, string> } }[];
