@@ -31,6 +31,26 @@ export const intervals = new Map<string, number>();
 export function cronIntervalDays(expr: string): number {
     const known = intervals.get(expr);
     if (known !== undefined) return known;
+    const days = runsEveryDay(expr) ? 1 : enumeratedIntervalDays(expr);
+    intervals.set(expr, days);
+    return days;
+}
+
+/**
+ * Day of month, month and day of week all "*": the schedule runs every day, so its interval is one day. A shortcut
+ * for the common case that skips enumerating 1,461 days of croner runs (~70 ms per expression at every deploy);
+ * test/config.test.ts checks it against the enumeration.
+ */
+export function runsEveryDay(expr: string): boolean {
+    return expr
+        .trim()
+        .split(/\s+/)
+        .slice(-3)
+        .every((field) => field === "*");
+}
+
+/** The enumeration itself (see cronIntervalDays). */
+export function enumeratedIntervalDays(expr: string): number {
     const cron = new Cron(expr, { timezone: "UTC" });
     let longest = 0;
     let run = cron.nextRun(new Date(CRON_EPOCH.getTime() - 1));
@@ -40,9 +60,7 @@ export function cronIntervalDays(expr: string): number {
         if (next !== null) longest = Math.max(longest, next.getTime() - run.getTime());
         run = next;
     }
-    const days = Math.max(1, Math.ceil(longest / DAY_MS));
-    intervals.set(expr, days);
-    return days;
+    return Math.max(1, Math.ceil(longest / DAY_MS));
 }
 
 /** Seconds a backup on a schedule may age before alerts, the dashboard and verify call it stale: one interval plus the grace (backups take time). */

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { parseConfig, parseConfigMap } from "../config";
 import { clone, render, stackConfig, type Raw } from "./harness";
-import { cronIntervalDays, retentionDays } from "../core/schedule";
+import { cronIntervalDays, enumeratedIntervalDays, retentionDays, runsEveryDay } from "../core/schedule";
 
 describe("config", () => {
     const bm = stackConfig("baremetal");
@@ -95,6 +95,14 @@ describe("config", () => {
         assert.strictEqual(cronIntervalDays("0 0 2 * * *"), 1);
         assert.strictEqual(cronIntervalDays("0 3 * * 0"), 7);
         assert.strictEqual(cronIntervalDays("0 3 1 * *"), 31);
+    });
+
+    it("takes every-day schedules as one day without enumerating, as the enumeration says", () => {
+        for (const expr of ["0 2 * * *", "0 0 2 * * *", "*/5 * * * *", "30 1,13 * * *", "0 0-23/6 * * *", " 15 4  *  *  * "]) {
+            assert.ok(runsEveryDay(expr), expr);
+            assert.strictEqual(enumeratedIntervalDays(expr), 1, expr);
+        }
+        for (const expr of ["0 3 * * 0", "0 3 1 * *", "0 3 * 2 *", "0 0 2 * * 1-5"]) assert.ok(!runsEveryDay(expr), expr);
     });
 
     it("derives the longest gap between runs from the schedule itself", () => {
