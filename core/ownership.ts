@@ -29,7 +29,7 @@ export function owned<T extends { [key: string]: unknown; annotations?: Annotati
 }
 
 /** The type token of a CustomResourceDefinition a chart renders from its `crds/` folder. */
-const CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition";
+export const CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition";
 
 /**
  * The same annotation on the objects a Helm chart renders: they are registered by the provider, not by this program,
@@ -49,5 +49,36 @@ export const ownChartObjects: pulumi.ResourceTransform = ({ custom, type, props,
  * Pulumi's mock runtime (render, unit tests) cannot serve: a chart given one there never registers at all.
  */
 export function chartTransforms(): pulumi.ResourceTransform[] {
-    return pulumi.runtime.getMonitor() instanceof MockMonitor ? [] : [ownChartObjects];
+    return pulumi.runtime.getMonitor() instanceof MockMonitor ? [] : [ownChartObjects, leanCrds];
 }
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A schema without its `description` strings (a property named "description" is an object there, and stays). */
+export function withoutDescriptions(schema: Json): Json {
+    if (Array.isArray(schema)) return schema.map(withoutDescriptions);
+    if (schema === null || typeof schema !== "object") return schema;
+    return Object.fromEntries(
+        Object.entries(schema)
+            .filter(([key, value]) => !(key === "description" && typeof value === "string"))
+            .map(([key, value]) => [key, withoutDescriptions(value)]),
+    );
+}
+
+/**
+ * A chart's CRDs without the documentation in their schemas. The engine keeps every object three times in the state
+ * (inputs, `__inputs`, the live object) and logs every property of it at each `up` (BENCHMARKS.md, table 3c): the
+ * descriptions are 65% of Velero's 13 CRDs (66 of 102 KB as JSON) and validate nothing. `kubectl explain` shows the
+ * field names and types without their text; Velero's API docs have it. Only `spec.versions[].schema` and the printer
+ * columns' descriptions go; everything that validates, converts or prints stays.
+ */
+export const leanCrds: pulumi.ResourceTransform = ({ type, props, opts }) => {
+    if (type !== CRD_TYPE) return undefined;
+    const spec = (props.spec ?? {}) as { versions?: Record<string, Json>[] };
+    const versions = (spec.versions ?? []).map((v) => ({
+        ...v,
+        ...(v.schema !== undefined ? { schema: withoutDescriptions(v.schema) } : {}),
+        ...(Array.isArray(v.additionalPrinterColumns) ? { additionalPrinterColumns: withoutDescriptions(v.additionalPrinterColumns) } : {}),
+    }));
+    return { props: { ...props, spec: { ...spec, versions } }, opts };
+};

@@ -1,14 +1,35 @@
-// `npm run bench:engine`: the real engine against the local control plane. preview, first up and
-// no-op up of the baremetal stack next to the same for an empty program (same SDK imports), and the
-// no-op up at 100 databases, and the state size (`pulumi stack export`) of both. Medians of interleaved runs
-// (min-max beside them); prints Markdown.
+// `npm run bench:engine [-- --quick] [-- --runs N] [-- --fleet 10,100,500]`: the real engine against the local
+// control plane. preview, first up and no-op up of the baremetal stack next to the same for an empty program
+// (same SDK imports, nothing registered: the floor), then the no-op up at each fleet size next to the floor's
+// no-op in the same interleaved runs, and the state size (`pulumi stack export`, and the compact checkpoint).
+// Medians of interleaved runs (min-max beside them); prints Markdown naming the machine, the runs and the floor.
+// --quick: three runs, no fleet (under five minutes here), for use before a commit.
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { kube, localOverrides, startCluster, toolchainEnv } from "../harness";
 import { Workspace } from "../workspace";
 import { apiPath } from "../../kube/client";
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+interface Options {
+    runs: number;
+    fleet: number[];
+}
+
+function options(argv: string[]): Options {
+    const quick = argv.includes("--quick");
+    const value = (flag: string) => {
+        const i = argv.indexOf(flag);
+        return i >= 0 ? argv[i + 1] : undefined;
+    };
+    const runs = Number(value("--runs") ?? process.env.BENCH_RUNS ?? 3);
+    const fleet = quick ? [] : (value("--fleet") ?? "10,100").split(",").map(Number);
+    if (!Number.isInteger(runs) || runs < 1 || fleet.some((n) => !Number.isInteger(n) || n < 2)) {
+        process.stderr.write("usage: npm run bench:engine -- [--quick] [--runs <n>=1..] [--fleet <n>,<n>... (each >= 2)]\n");
+        process.exit(64);
+    }
+    return { runs, fleet };
+}
 
 function timed(f: () => void): number {
     const t = performance.now();
@@ -85,17 +106,38 @@ async function seedFleet(kubeconfig: string, n: number): Promise<Record<string, 
     };
 }
 
-async function main(): Promise<void> {
-    const env = toolchainEnv();
-    const kubeconfig = startCluster(env);
-    const say = (l = "") => process.stdout.write(`${l}\n`);
-    const results: Record<string, Record<string, number[]>> = {
+/** The machine and the versions the numbers belong to. */
+function machine(ws: Workspace): string {
+    const cpus = os.cpus();
+    const pulumi = ws.pulumi(["version"]).stdout.trim();
+    return (
+        `${cpus.length} x ${cpus[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}; ` +
+        `Node.js ${process.version}, pulumi ${pulumi}; load average at start ${os.loadavg()[0].toFixed(1)}`
+    );
+}
+
+/** Sizes of a stack's state: as `pulumi stack export` prints it (indented) and as compact JSON (the checkpoint). */
+function stateSize(ws: Workspace): { exported: number; compact: number; resources: number } {
+    const text = ws.exportState();
+    const state = JSON.parse(text) as { deployment: { resources: unknown[] } };
+    return {
+        exported: Buffer.byteLength(text),
+        compact: Buffer.byteLength(JSON.stringify(state)),
+        resources: state.deployment.resources.length,
+    };
+}
+
+type Op = "preview" | "first" | "noop";
+
+/** preview, first up and no-op up of the empty program and of the demo stack, interleaved, `runs` times each. */
+function demoRuns(env: NodeJS.ProcessEnv, kubeconfig: string, runs: number) {
+    const results: Record<"empty" | "program", Record<Op, number[]>> = {
         empty: { preview: [], first: [], noop: [] },
         program: { preview: [], first: [], noop: [] },
     };
-    const stateBytes: number[] = [];
+    const states: ReturnType<typeof stateSize>[] = [];
     let databases = 0;
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < runs; i++) {
         for (const which of ["empty", "program"] as const) {
             const ws = which === "empty" ? emptyWorkspace(env, kubeconfig) : new Workspace("baremetal", env, kubeconfig);
             try {
@@ -104,7 +146,7 @@ async function main(): Promise<void> {
                 results[which].first.push(timed(() => ws.up()));
                 results[which].noop.push(timed(() => ws.up()));
                 if (which === "program") {
-                    stateBytes.push(Buffer.byteLength(ws.exportState()));
+                    states.push(stateSize(ws));
                     databases = Object.keys((ws.outputs().postgres as Record<string, unknown> | undefined) ?? {}).length;
                 }
                 reallyDestroy(ws, localOverrides());
@@ -113,35 +155,83 @@ async function main(): Promise<void> {
             }
         }
     }
-    say(`### 3. Real engine (pulumi 3.259.0, local kube-apiserver; seconds, ${RUNS} runs, median (min-max))\n`);
-    say("| operation | empty program | baremetal program | ratio |");
-    say("| --- | --- | --- | --- |");
-    for (const [op, label] of [
-        ["preview", "`pulumi preview`"],
-        ["first", "first `pulumi up`"],
-        ["noop", "no-op `pulumi up`"],
-    ] as const) {
-        const e = results.empty[op];
-        const p = results.program[op];
-        say(`| ${label} | ${stats(e)} | ${stats(p)} | ${(median(p) / median(e)).toFixed(2)} |`);
-    }
+    return { results, state: states[0], databases };
+}
 
-    const fleet = await seedFleet(kubeconfig, 100);
+/** The fleet of `n` databases: first up, then no-op ups interleaved with the floor's (an empty program's) no-ops. */
+async function fleetRun(env: NodeJS.ProcessEnv, kubeconfig: string, floor: Workspace, n: number, runs: number) {
+    const overrides = await seedFleet(kubeconfig, n);
     const ws = new Workspace("baremetal", env, kubeconfig);
     try {
-        ws.init(fleet);
+        ws.init(overrides);
         const first = timed(() => ws.up());
-        const noop = Array.from({ length: RUNS }, () => timed(() => ws.up()));
-        const state = ws.exportState();
-        const count = (JSON.parse(state) as { deployment: { resources: unknown[] } }).deployment.resources.length;
-        const bytes = Buffer.byteLength(state);
-        const demo = median(stateBytes);
-        say(`\n100 databases (${count} resources in state): first up ${(first / 1000).toFixed(2)} s, no-op up ${stats(noop)} s`);
-        say(`\nState (\`pulumi stack export | wc -c\`): demo stack (${databases} databases) ${kb(demo)}, 100 databases ${kb(bytes)}`);
-        if (databases < 100) say(`growth per database: ${kb((bytes - demo) / (100 - databases))}`);
-        reallyDestroy(ws, fleet);
+        const noop: number[] = [];
+        const floorNoop: number[] = [];
+        for (let i = 0; i < runs; i++) {
+            floorNoop.push(timed(() => floor.up()));
+            noop.push(timed(() => ws.up()));
+        }
+        const state = stateSize(ws);
+        reallyDestroy(ws, overrides);
+        return { n, first, noop, floorNoop, state };
     } finally {
         ws.remove();
+    }
+}
+
+async function main(): Promise<void> {
+    const opts = options(process.argv.slice(2));
+    const env = toolchainEnv();
+    const kubeconfig = startCluster(env);
+    const say = (l = "") => process.stdout.write(`${l}\n`);
+    const floor = emptyWorkspace(env, kubeconfig);
+    try {
+        floor.init(localOverrides());
+        floor.up();
+        say(`Machine: ${machine(floor)}.`);
+        say(`Floor: the empty program (e2e/bench/empty-program.ts: the same SDKs loaded, nothing registered), in the same runs.\n`);
+        const demo = demoRuns(env, kubeconfig, opts.runs);
+        say(`### Demo stack (${demo.databases} databases): seconds, ${opts.runs} interleaved runs, median (min-max)\n`);
+        say("| operation | empty program (floor) | baremetal program | ratio to the floor |");
+        say("| --- | --- | --- | --- |");
+        for (const [op, label] of [
+            ["preview", "`pulumi preview`"],
+            ["first", "first `pulumi up`"],
+            ["noop", "no-op `pulumi up`"],
+        ] as const) {
+            const e = demo.results.empty[op];
+            const p = demo.results.program[op];
+            say(`| ${label} | ${stats(e)} | ${stats(p)} | ${(median(p) / median(e)).toFixed(2)} |`);
+        }
+        say(
+            `\nState of the demo stack: ${demo.state.resources} resources; \`pulumi stack export\` ${kb(demo.state.exported)} ` +
+                `(indented), ${kb(demo.state.compact)} as compact JSON (the checkpoint file).`,
+        );
+        if (opts.fleet.length === 0) return;
+
+        const fleet = [];
+        for (const n of opts.fleet) fleet.push(await fleetRun(env, kubeconfig, floor, n, opts.runs));
+        say(`\n### Fleet: no-op \`pulumi up\` next to the floor's, ${opts.runs} interleaved runs each, seconds, median (min-max)\n`);
+        say(
+            "| databases | resources | first up | no-op up | floor no-op | ratio | ms per resource above the floor | state (export / compact) |",
+        );
+        say("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        for (const f of fleet) {
+            const perResource = (median(f.noop) - median(f.floorNoop)) / f.state.resources;
+            say(
+                `| ${f.n} | ${f.state.resources} | ${(f.first / 1000).toFixed(2)} | ${stats(f.noop)} | ${stats(f.floorNoop)} | ` +
+                    `${(median(f.noop) / median(f.floorNoop)).toFixed(2)} | ${perResource.toFixed(1)} | ${kb(f.state.exported)} / ${kb(f.state.compact)} |`,
+            );
+        }
+        const [small, large] = [fleet[0], fleet[fleet.length - 1]];
+        if (fleet.length > 1) {
+            const growth = (large.state.exported - small.state.exported) / (large.n - small.n);
+            say(`\nState growth per database (${small.n} -> ${large.n}): ${kb(growth)} exported.`);
+        }
+    } finally {
+        floor.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "baremetal"], { allowFailure: true });
+        floor.remove();
+        say(`\nLoad average at the end: ${os.loadavg()[0].toFixed(1)}.`);
     }
 }
 
