@@ -14,6 +14,8 @@ import { apiPath } from "../../kube/client";
 interface Options {
     runs: number;
     fleet: number[];
+    /** Engine settings to compare (`--with NAME=value`, repeatable): the demo stack again with each, interleaved. */
+    settings: [string, string][];
 }
 
 function options(argv: string[]): Options {
@@ -24,11 +26,19 @@ function options(argv: string[]): Options {
     };
     const runs = Number(value("--runs") ?? process.env.BENCH_RUNS ?? 3);
     const fleet = quick ? [] : (value("--fleet") ?? "10,100").split(",").map(Number);
-    if (!Number.isInteger(runs) || runs < 1 || fleet.some((n) => !Number.isInteger(n) || n < 2)) {
-        process.stderr.write("usage: npm run bench:engine -- [--quick] [--runs <n>=1..] [--fleet <n>,<n>... (each >= 2)]\n");
+    const settings = argv.flatMap((a, i) => (argv[i - 1] === "--with" ? [a] : [])).map((a) => a.split("=", 2) as [string, string]);
+    if (
+        !Number.isInteger(runs) ||
+        runs < 1 ||
+        fleet.some((n) => !Number.isInteger(n) || n < 2) ||
+        settings.some(([k, v]) => !/^[A-Z][A-Z0-9_]*$/.test(k) || v === undefined)
+    ) {
+        process.stderr.write(
+            "usage: npm run bench:engine -- [--quick] [--runs <n>=1..] [--fleet <n>,<n>... (each >= 2)] [--with NAME=value ...]\n",
+        );
         process.exit(64);
     }
-    return { runs, fleet };
+    return { runs, fleet, settings };
 }
 
 function timed(f: () => void): number {
@@ -127,25 +137,28 @@ function stateSize(ws: Workspace): { exported: number; compact: number; resource
     };
 }
 
-type Op = "preview" | "first" | "noop";
-
-/** preview, first up and no-op up of the empty program and of the demo stack, interleaved, `runs` times each. */
-function demoRuns(env: NodeJS.ProcessEnv, kubeconfig: string, runs: number) {
-    const results: Record<"empty" | "program", Record<Op, number[]>> = {
-        empty: { preview: [], first: [], noop: [] },
-        program: { preview: [], first: [], noop: [] },
-    };
+/**
+ * preview, first up and no-op up of the empty program, of the demo stack, and of the demo stack under each setting,
+ * interleaved, `runs` times each.
+ */
+function demoRuns(env: NodeJS.ProcessEnv, kubeconfig: string, runs: number, settings: [string, string][]) {
+    const variants = [
+        { label: "empty program (floor)", empty: true, env },
+        { label: "baremetal program", empty: false, env },
+        ...settings.map(([k, v]) => ({ label: `program, ${k}=${v}`, empty: false, env: { ...env, [k]: v } })),
+    ];
+    const results = variants.map(() => ({ preview: [] as number[], first: [] as number[], noop: [] as number[] }));
     const states: ReturnType<typeof stateSize>[] = [];
     let databases = 0;
     for (let i = 0; i < runs; i++) {
-        for (const which of ["empty", "program"] as const) {
-            const ws = which === "empty" ? emptyWorkspace(env, kubeconfig) : new Workspace("baremetal", env, kubeconfig);
+        variants.forEach((variant, j) => {
+            const ws = variant.empty ? emptyWorkspace(variant.env, kubeconfig) : new Workspace("baremetal", variant.env, kubeconfig);
             try {
                 ws.init(localOverrides());
-                results[which].preview.push(timed(() => ws.pulumi(["preview", "--stack", "baremetal"])));
-                results[which].first.push(timed(() => ws.up()));
-                results[which].noop.push(timed(() => ws.up()));
-                if (which === "program") {
+                results[j].preview.push(timed(() => ws.pulumi(["preview", "--stack", "baremetal"])));
+                results[j].first.push(timed(() => ws.up()));
+                results[j].noop.push(timed(() => ws.up()));
+                if (j === 1) {
                     states.push(stateSize(ws));
                     databases = Object.keys((ws.outputs().postgres as Record<string, unknown> | undefined) ?? {}).length;
                 }
@@ -153,9 +166,9 @@ function demoRuns(env: NodeJS.ProcessEnv, kubeconfig: string, runs: number) {
             } finally {
                 ws.remove();
             }
-        }
+        });
     }
-    return { results, state: states[0], databases };
+    return { labels: variants.map((v) => v.label), results, state: states[0], databases };
 }
 
 /** The fleet of `n` databases: first up, then no-op ups interleaved with the floor's (an empty program's) no-ops. */
@@ -190,18 +203,20 @@ async function main(): Promise<void> {
         floor.up();
         say(`Machine: ${machine(floor)}.`);
         say(`Floor: the empty program (e2e/bench/empty-program.ts: the same SDKs loaded, nothing registered), in the same runs.\n`);
-        const demo = demoRuns(env, kubeconfig, opts.runs);
+        const demo = demoRuns(env, kubeconfig, opts.runs, opts.settings);
         say(`### Demo stack (${demo.databases} databases): seconds, ${opts.runs} interleaved runs, median (min-max)\n`);
-        say("| operation | empty program (floor) | baremetal program | ratio to the floor |");
-        say("| --- | --- | --- | --- |");
+        const [, ...others] = demo.labels;
+        say(`| operation | ${demo.labels[0]} | ${others.map((l) => `${l} | ratio`).join(" | ")} |`);
+        say(`| --- | --- | ${others.map(() => "--- | ---").join(" | ")} |`);
         for (const [op, label] of [
             ["preview", "`pulumi preview`"],
             ["first", "first `pulumi up`"],
             ["noop", "no-op `pulumi up`"],
         ] as const) {
-            const e = demo.results.empty[op];
-            const p = demo.results.program[op];
-            say(`| ${label} | ${stats(e)} | ${stats(p)} | ${(median(p) / median(e)).toFixed(2)} |`);
+            const [floor, ...rest] = demo.results.map((r) => r[op]);
+            say(
+                `| ${label} | ${stats(floor)} | ${rest.map((p) => `${stats(p)} | ${(median(p) / median(floor)).toFixed(2)}`).join(" | ")} |`,
+            );
         }
         say(
             `\nState of the demo stack: ${demo.state.resources} resources; \`pulumi stack export\` ${kb(demo.state.exported)} ` +
