@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { programConfig, type Config } from "./config";
 import { type OffsiteCopyPlan, type Platform } from "./core/platform";
 import { BackupAlerts, type AlertsArgs } from "./components/alerts";
-import { BackupDashboard } from "./components/dashboard";
+import { BackupDashboard, dashboardJson, type DashboardArgs } from "./components/dashboard";
 import { CnpgBackups } from "./components/cnpg";
 import { Descheduler } from "./components/descheduler";
 import { RestoreDrills } from "./components/drills";
@@ -16,6 +16,7 @@ import { mssqlKey, type BackupTarget } from "./core/targets";
 import { componentOptions, providers as defaultProviders, type Providers } from "./providers";
 import { coverageRules } from "./config/coverage";
 import { jobPath, type ScheduledJob } from "./core/jobs";
+import { drillCronJobName, mssqlBackupJobName, OFFSITE_CRONJOB } from "./core/names";
 
 /** What a target looks like in the stack outputs: where backups go and how the writer authenticates. */
 function describeTarget(t: BackupTarget) {
@@ -163,24 +164,48 @@ function restoreDrills(cfg: Config, targets: Platform["targets"], use: pulumi.Co
 
 /** The Grafana dashboard when enabled, from the alerts' own thresholds. */
 function dashboard(cfg: Config, alerts: AlertsArgs, use: pulumi.ComponentResourceOptions): BackupDashboard | undefined {
-    if (!cfg.dashboard.enabled) return undefined;
+    return cfg.dashboard.enabled ? new BackupDashboard("backup-dashboard", dashboardArgs(cfg, alerts), use) : undefined;
+}
+
+/**
+ * The alerts' args as the components will produce them, derived from config alone (the CronJob names come from
+ * core/names.ts, as the components name them; test/alerts.test.ts proves both give the same rules). Used to refuse a
+ * dashboard too large to ship before anything is registered.
+ */
+export function plannedAlertsArgs(cfg: Config): AlertsArgs {
+    const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const d = cfg.drills;
+    const drilled =
+        d.enabled && d.schedule !== undefined
+            ? [...cfg.postgres].sort(byName).filter((db) => d.databases.length === 0 || d.databases.includes(db.name))
+            : [];
+    return alertsArgsOf(cfg, {
+        mssqlJobs: cfg.mssql.map((db) => ({ namespace: db.namespace, cronJob: mssqlBackupJobName(db.name), schedule: db.schedule })),
+        offsiteJobs:
+            cfg.platform === "baremetal" && cfg.offsite.enabled
+                ? [{ namespace: cfg.offsite.namespace, cronJob: OFFSITE_CRONJOB, schedule: cfg.offsite.schedule }]
+                : [],
+        drillJobs: drilled.map((db) => ({ namespace: db.namespace, cronJob: drillCronJobName(db.name), schedule: d.schedule as string })),
+    });
+}
+
+/** The dashboard's args for given alerts' args. */
+function dashboardArgs(cfg: Config, alerts: AlertsArgs): DashboardArgs {
     const d = cfg.dashboard;
-    return new BackupDashboard(
-        "backup-dashboard",
-        {
-            alerts,
-            namespace: d.namespace ?? cfg.alerts.namespace,
-            labels: d.labels,
-            folder: d.folder === undefined ? undefined : { annotation: d.folderAnnotation, name: d.folder },
-            uid: d.uid,
-        },
-        use,
-    );
+    return {
+        alerts,
+        namespace: d.namespace ?? cfg.alerts.namespace,
+        labels: d.labels,
+        folder: d.folder === undefined ? undefined : { annotation: d.folderAnnotation, name: d.folder },
+        uid: d.uid,
+    };
 }
 
 /** Builds the whole stack from validated config; returns the stack outputs. */
 export async function deploy(cfg: Config, p: Providers): Promise<Record<string, unknown>> {
     const use = componentOptions(p);
+    // A dashboard too large for its ConfigMap is refused here, before anything is registered.
+    if (cfg.dashboard.enabled) dashboardJson(dashboardArgs(cfg, plannedAlertsArgs(cfg)));
     // Velero's namespace is created here and kept on destroy; the application and storage namespaces already
     // exist and belong to others.
     const veleroNs = ownedNamespace("velero", cfg.velero.namespace, veleroPodSecurity(cfg.velero.nodeAgent), p.kubernetes);

@@ -60,8 +60,10 @@ export class Workspace {
         });
         if (opts.stream) return { ...res, stdout: "", stderr: "" };
         if (res.status !== 0 && !opts.allowFailure) {
+            // The engine prints its diagnostics before the outputs, which can be long: keep them whatever the length.
+            const diagnostics = /\nDiagnostics:\n[\s\S]*?(?=\nOutputs:|\nResources:|$)/.exec(res.stdout)?.[0].slice(0, 8000) ?? "";
             throw new Error(
-                `pulumi ${args.join(" ")} failed (exit ${String(res.status)}):\n${res.stdout.slice(-4000)}\n${res.stderr.slice(-4000)}`,
+                `pulumi ${args.join(" ")} failed (exit ${String(res.status)}):${diagnostics}\n${res.stdout.slice(-4000)}\n${res.stderr.slice(-4000)}`,
             );
         }
         return res;

@@ -4,8 +4,7 @@
 // renders exactly the rules the program renders, so the generated promtool cases test the real rules.
 import { type AlertsArgs } from "../components/alerts";
 import { type Config, parseConfig } from "../config";
-import { drillCronJobName, mssqlBackupJobName, OFFSITE_CRONJOB } from "../core/names";
-import { alertsArgsOf } from "../program";
+import { plannedAlertsArgs } from "../program";
 import { type Raw, stackConfig } from "./harness";
 
 export interface AlertStack {
@@ -59,20 +58,5 @@ export function alertStackConfig(s: AlertStack): Config {
     return parseConfig(raw);
 }
 
-/** BackupAlerts' args for `cfg`: program.ts's own mapping, with the CronJobs derived from config by the same naming functions. */
-export function alertsArgsFor(cfg: Config): AlertsArgs {
-    const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    const d = cfg.drills;
-    const drilled =
-        d.enabled && d.schedule !== undefined
-            ? [...cfg.postgres].sort(byName).filter((db) => d.databases.length === 0 || d.databases.includes(db.name))
-            : [];
-    return alertsArgsOf(cfg, {
-        mssqlJobs: cfg.mssql.map((db) => ({ namespace: db.namespace, cronJob: mssqlBackupJobName(db.name), schedule: db.schedule })),
-        offsiteJobs:
-            cfg.platform === "baremetal" && cfg.offsite.enabled
-                ? [{ namespace: cfg.offsite.namespace, cronJob: OFFSITE_CRONJOB, schedule: cfg.offsite.schedule }]
-                : [],
-        drillJobs: drilled.map((db) => ({ namespace: db.namespace, cronJob: drillCronJobName(db.name), schedule: d.schedule as string })),
-    });
-}
+/** BackupAlerts' args for `cfg`, as program.ts plans them before registering anything (program.ts plannedAlertsArgs). */
+export const alertsArgsFor = (cfg: Config): AlertsArgs => plannedAlertsArgs(cfg);

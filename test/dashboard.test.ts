@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { RUNBOOK_ANCHORS, type AlertName, type AlertRule } from "../components/alerts";
-import { dashboardQueries, PITR_RUNBOOK } from "../components/dashboard";
+import { CONFIGMAP_MAX_BYTES, dashboardQueries, PITR_RUNBOOK } from "../components/dashboard";
 import { type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { owned, readmeAnchors, render, type Raw, type Rendered } from "./harness";
 import { maxAgeSeconds } from "../core/schedule";
@@ -130,6 +130,27 @@ describe("backup dashboard", () => {
             assert.ok(bytes < 256 * 1024, `${what}: ${bytes} bytes`);
             assert.strictEqual(model(r).uid, "backup-platform");
         }
+    });
+
+    it("fits 100 databases in its ConfigMap, and refuses a fleet it cannot fit before registering anything", async function () {
+        this.timeout(60_000);
+        const fleet = (n: number) => (raw: Raw) => {
+            const namespaces = Array.from({ length: Math.ceil(n / 2) }, (_, i) => `team-${i}`);
+            raw.namespaces = namespaces;
+            raw.postgres = Array.from({ length: n }, (_, i) => ({ name: `db-${i}`, namespace: namespaces[i % namespaces.length] }));
+        };
+        const hundred = await render("baremetal", fleet(100));
+        const bytes = Buffer.byteLength((configMap(hundred).data as Record<string, string>)["backup-platform-dashboard.json"]);
+        assert.ok(bytes < CONFIGMAP_MAX_BYTES && bytes > 0.5 * CONFIGMAP_MAX_BYTES, `100 databases: ${bytes} bytes`);
+        await assert.rejects(
+            render("baremetal", fleet(200)),
+            /backup:dashboard\.enabled: the dashboard for 200 PostgreSQL clusters and 1 SQL Server databases is \d+ KiB, over a ConfigMap's 1024 KiB; set backup:dashboard\.enabled to false/,
+        );
+        const off = await render("baremetal", (raw) => {
+            fleet(200)(raw);
+            raw.dashboard = { enabled: false };
+        });
+        assert.ok(off.resources.length > 200 && !off.resources.some((r) => r.name === "backup-dashboard-configmap"));
     });
 
     it("gives every subject of every alert a panel that selects it, red from the alert's own threshold", () => {

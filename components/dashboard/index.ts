@@ -72,12 +72,36 @@ export function dashboardQueries(model: grafana.Dashboard): string[] {
     );
 }
 
+/** What a ConfigMap may hold: the API server refuses more (etcd's object limit). */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The dashboard's JSON, refused when it cannot fit a ConfigMap. It draws a row per PostgreSQL cluster and per CronJob
+ * (about 8 KB per database, BENCHMARKS.md 3e): a fleet of more than about 150 databases would otherwise fail at
+ * `pulumi up` with the API server's "Request entity too large", after the rest of the stack was applied.
+ */
+export function dashboardJson(args: DashboardArgs): string {
+    const json = JSON.stringify(backupDashboard(args.alerts, args.uid));
+    const bytes = Buffer.byteLength(json);
+    if (bytes > CONFIGMAP_MAX_BYTES) {
+        const clusters = args.alerts.cnpg?.clusters.length ?? 0;
+        throw new pulumi.RunError(
+            `backup:dashboard.enabled: the dashboard for ${clusters} PostgreSQL clusters and ${args.alerts.mssqlJobs.length} SQL Server ` +
+                `databases is ${(bytes / 1024).toFixed(0)} KiB, over a ConfigMap's 1024 KiB; set backup:dashboard.enabled to false ` +
+                `for this fleet (the alerts still watch every database)`,
+        );
+    }
+    return json;
+}
+
 /** The dashboard as one ConfigMap the Grafana sidecar loads. */
 export class BackupDashboard extends pulumi.ComponentResource {
     /** namespace/name of the ConfigMap. */
     public readonly configMap: string;
 
     constructor(name: string, args: DashboardArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Before anything of the component is registered: a dashboard too large to ship stops here.
+        const json = dashboardJson(args);
         super("backup:components:BackupDashboard", name, {}, opts);
         new k8s.core.v1.ConfigMap(
             `${name}-configmap`,
@@ -88,7 +112,7 @@ export class BackupDashboard extends pulumi.ComponentResource {
                     labels: { ...PART_OF, ...args.labels },
                     ...(args.folder ? { annotations: { [args.folder.annotation]: args.folder.name } } : {}),
                 }),
-                data: { [`${DASHBOARD_CONFIGMAP}.json`]: JSON.stringify(backupDashboard(args.alerts, args.uid)) },
+                data: { [`${DASHBOARD_CONFIGMAP}.json`]: json },
             },
             { parent: this },
         );
