@@ -11,6 +11,7 @@
 #                                 is as before; --purge also deletes <state>/node
 #   e2e/node.sh status            what runs; exit 1 unless the node is Ready
 #   e2e/node.sh env               print CONTAINERD_ADDRESS=... (for e2e/images/image.sh import, ctr)
+#   e2e/node.sh run COMMAND...    run a command inside the node's namespaces (e.g. curl http://<pod IP>:8080/)
 #
 # The machine's own settings stay untouched. containerd and kubelet (and the pods) run in their own mount and network
 # namespaces (`unshare --mount --net --propagation private`, held by one process):
@@ -97,18 +98,21 @@ start_component() {
 # holder runs.
 IN_NODE=()
 
+# alive PID: running (a zombie, which the machine's init may reap late, counts as gone).
+alive() { [[ -r "/proc/$1/stat" && "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+
 # kill_pid PID [SECONDS]: TERM, then KILL after SECONDS (default 10); waits until it is gone.
 kill_pid() {
   local pid="$1" secs="${2:-10}" i
   kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   log "pid ${pid} did not exit after ${secs} s; sending KILL"
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
 }
@@ -512,6 +516,7 @@ EOF
 
 start_kubelet() {
   is_running kubelet && return 0
+  KUBELET_SINCE="$(date -u +%FT%TZ)"
   start_component kubelet "${IN_NODE[@]}" "$KUBELET_BIN" \
     --config "${NODE_DIR}/kubelet/config.yaml" \
     --kubeconfig "${NODE_DIR}/kubelet.kubeconfig" \
@@ -521,10 +526,13 @@ start_kubelet() {
     --v 1
 }
 
+# wait_node_ready SINCE: Ready, as posted by a kubelet heartbeat at or after SINCE (a restarted node's Node object
+# still says Ready from its previous run).
 wait_node_ready() {
-  local deadline=$((SECONDS + READY_TIMEOUT))
+  local since="$1" deadline=$((SECONDS + READY_TIMEOUT)) got
   while ((SECONDS < deadline)); do
-    if [[ "$(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; then
+    got="$(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || true
+    if [[ "$got" == "True "* && ! "${got#True }" < "$since" ]]; then
       return 0
     fi
     if ! is_running kubelet; then
@@ -557,8 +565,9 @@ cmd_start() {
   start_containerd
   import_images
   bind_node_role
+  KUBELET_SINCE="1970-01-01T00:00:00Z"
   start_kubelet
-  wait_node_ready
+  wait_node_ready "$KUBELET_SINCE"
   log "node ${NODE_NAME} Ready in $((SECONDS - t0))s"
   echo "export CONTAINERD_ADDRESS=${CONTAINERD_SOCK}"
 }
@@ -653,5 +662,11 @@ case "${1:-}" in
     ;;
   status) cmd_status ;;
   env) echo "export CONTAINERD_ADDRESS=${CONTAINERD_SOCK}" ;;
+  run)
+    shift
+    (($#)) || usage
+    is_running holder || die "the node is not running"
+    exec nsenter -t "$(component_pid holder)" --mount --net -- "$@"
+    ;;
   *) usage ;;
 esac
