@@ -2,7 +2,8 @@
 # A throwaway Kubernetes control plane on 127.0.0.1 for end-to-end tests:
 # etcd + kube-apiserver (TLS, RBAC, service-account tokens) + kube-controller-manager,
 # with the upstream CRDs from ../shared/fixtures installed (except Velero's: its chart brings them) and the namespaces and CNPG
-# Clusters that application teams own in a real cluster. No kubelet: pods never run.
+# Clusters that application teams own in a real cluster. No kubelet: pods never run, unless e2e/node.sh starts a node
+# (`stop` stops that node too).
 #
 #   e2e/cluster.sh start          start (or repair) and seed the cluster; idempotent
 #   e2e/cluster.sh stop [--purge] stop all processes; --purge also deletes the state dir
@@ -389,6 +390,10 @@ cmd_start() {
 cmd_stop() {
   local purge=false
   [[ "${1:-}" == "--purge" ]] && purge=true
+  # A node (e2e/node.sh) registered with this control plane goes first: its processes are not in run/.
+  if [[ -d "${STATE_DIR}/node/run" ]]; then
+    bash "${SCRIPT_DIR}/node.sh" stop || log "e2e/node.sh stop reported leftovers (see above)"
+  fi
   if [[ -d "$RUN" ]]; then
     stop_component kube-controller-manager
     stop_component kube-apiserver

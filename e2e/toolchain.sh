@@ -3,13 +3,13 @@
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
 #                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone;
-#                                   promtool)
+#                                   promtool; kubelet, for e2e/node.sh)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
 #   e2e/toolchain.sh NAME...                only these: pulumi kubernetes etcd pulumi-resource-kubernetes
 #                                           pulumi-language-nodejs pulumi-resource-random
-#                                           velero velero-plugin-for-aws rclone promtool
+#                                           velero velero-plugin-for-aws rclone promtool kubelet
 #   e2e/toolchain.sh --force NAME...        rebuild even if cached
 #   eval "$(e2e/toolchain.sh)"              build, then put everything on PATH
 #
@@ -267,14 +267,15 @@ build_language_nodejs() {
 
 # k8s.io/kubernetes requires its staging modules (k8s.io/api, ...) at v0.0.0 and replaces them with
 # ./staging/src/...; the wrapper replaces each with its published v0.<minor>.<patch> release.
-build_kubernetes() {
-  local v="$1" dir="${BUILD_ROOT}/kubernetes-$1" gomod minor staging m
-  minor="$(cut -d. -f2 <<<"$v")"
+# kubernetes_wrapper DIR VERSION PKG...: that wrapper, with PKG... (commands) kept by `go mod tidy`.
+kubernetes_wrapper() {
+  local dir="$1" v="$2" gomod staging m
+  shift 2
   staging="v0.${v#*.}"
   CURRENT_STEP="download k8s.io/kubernetes@v${v}"
   gomod="$(module_info "k8s.io/kubernetes@v${v}" GoMod)"
   wrapper_module "$dir" "$(go_directive "$gomod")"
-  tools_file "$dir" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+  tools_file "$dir" "$@"
   (
     cd "$dir"
     # Keep upstream's GODEBUG defaults (e.g. `godebug default=go1.25`).
@@ -291,13 +292,41 @@ build_kubernetes() {
     [[ -n "$mods" ]] || die "no ./staging replaces found in k8s.io/kubernetes@v${v} go.mod"
     for m in $mods; do go mod edit -replace "${m}=${m}@${staging}"; done
     step "go mod tidy (kubernetes wrapper, staging modules at ${staging})" go mod tidy
-    step "go build kube-apiserver kube-controller-manager kubectl" "${GO_BUILD[@]}" \
-      -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${v} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean" \
+  )
+}
+
+# kubernetes_ldflags VERSION: the version stamps upstream's hack/lib/version.sh sets.
+kubernetes_ldflags() {
+  local v="$1" minor
+  minor="$(cut -d. -f2 <<<"$v")"
+  printf '%s' "-s -w -X k8s.io/component-base/version.gitVersion=v${v} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean"
+}
+
+build_kubernetes() {
+  local v="$1" dir="${BUILD_ROOT}/kubernetes-$1"
+  kubernetes_wrapper "$dir" "$v" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+  (
+    cd "$dir"
+    step "go build kube-apiserver kube-controller-manager kubectl" "${GO_BUILD[@]}" -ldflags "$(kubernetes_ldflags "$v")" \
       -o "${OUT}/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
   )
   expect_output "kube-apiserver --version" "Kubernetes v${v}" "${OUT}/kube-apiserver" --version
   expect_output "kube-controller-manager --version" "Kubernetes v${v}" "${OUT}/kube-controller-manager" --version
   expect_output "kubectl version --client" "v${v}" "${OUT}/kubectl" version --client
+}
+
+# The node agent (issue 16, e2e/node.sh), from the same k8s.io/kubernetes release and wrapper recipe as
+# kube-apiserver, with the same flags and tags, so Go's build cache of the kubernetes component serves every
+# package they share. Static (CGO_ENABLED=0) as upstream's release build; a bin dir of its own, so the control
+# plane's stays as it was.
+build_kubelet() {
+  local v="$1" dir="${BUILD_ROOT}/kubelet-$1"
+  kubernetes_wrapper "$dir" "$v" k8s.io/kubernetes/cmd/kubelet
+  (
+    cd "$dir"
+    step "go build kubelet" "${GO_BUILD[@]}" -ldflags "$(kubernetes_ldflags "$v")" -o "${OUT}/" k8s.io/kubernetes/cmd/kubelet
+  )
+  expect_output "kubelet --version" "Kubernetes v${v}" "${OUT}/kubelet" --version
 }
 
 # etcd's server module has a `package main` at its root; its ../api-style replaces are ignored
@@ -581,6 +610,9 @@ for c in "${COMPONENTS[@]}"; do
         "r${RECIPE} ${PULUMI_LANGUAGE_NODEJS_MODULE_VERSION} pulumi ${PULUMI_VERSION}" build_language_nodejs ;;
     kubernetes)
       component kubernetes "$KUBERNETES_VERSION" "r${RECIPE} kubernetes ${KUBERNETES_VERSION}" build_kubernetes ;;
+    kubelet)
+      FAIL_HINT="optional: built only when named (issue 16, pods on a real node: e2e/node.sh)"
+      component kubelet "$KUBERNETES_VERSION" "r${RECIPE} kubelet ${KUBERNETES_VERSION}" build_kubelet ;;
     etcd)
       component etcd "$ETCD_VERSION" "r${RECIPE} etcd ${ETCD_VERSION}" build_etcd ;;
     pulumi-resource-kubernetes)
@@ -604,7 +636,7 @@ for c in "${COMPONENTS[@]}"; do
       FAIL_HINT="optional: built only when named (issue 15, the alert rules evaluated by promtool: e2e/test/alerts.e2e.ts)"
       component promtool "$PROMETHEUS_VERSION" \
         "r${RECIPE} promtool ${PROMETHEUS_MODULE_VERSION} ${PROMETHEUS_WRAPPER_REQUIRES}" build_promtool ;;
-    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone promtool)" ;;
+    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes kubelet etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone promtool)" ;;
   esac
   FAIL_HINT=""
 done

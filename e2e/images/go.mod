@@ -1,0 +1,3 @@
+module backup-platform/e2e/images
+
+go 1.25

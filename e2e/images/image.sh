@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Container images without a registry (issue 16): a root filesystem wrapped as an OCI image archive (one
+# uncompressed layer, reproducible: same files, same digest) and imported into the e2e node's containerd.
+#
+#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint PATH] [--user UID[:GID]]
+#                                     DIR's files as the image's one layer
+#   e2e/images/image.sh go CMD NAME:TAG OUT.tar [--user UID[:GID]]
+#                                     e2e/images/CMD (a main package of this folder's Go module), built static,
+#                                     alone in a scratch image as /CMD (its entrypoint)
+#   e2e/images/image.sh import SOCKET OUT.tar...
+#                                     `ctr -n k8s.io images import` into the containerd at SOCKET
+#
+# NAME:TAG is the name the program or chart pins (e.g. registry.k8s.io/pause:3.10.1): the archive's manifest
+# carries it as `io.containerd.image.name`, so pods find the image under that name with imagePullPolicy
+# Never or IfNotPresent.
+# Inline Node.js snippets are single-quoted on purpose ($ belongs to JavaScript there).
+# shellcheck disable=SC2016
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+log() { printf '[image] %s\n' "$*" >&2; }
+die() {
+  printf '[image] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+usage() {
+  sed -n '2,/^# Inline Node/p' "${BASH_SOURCE[0]}" | sed -e '/^# Inline Node/d' -e 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# oci_archive DIR NAME:TAG OUT ENTRYPOINT USER
+oci_archive() {
+  local rootfs="$1" ref="$2" out="$3" entrypoint="$4" user="$5" work
+  [[ -d "$rootfs" ]] || die "not a directory: ${rootfs}"
+  [[ "$ref" == *:* && "${ref##*:}" != */* ]] || die "image reference needs a tag: ${ref}"
+  work="$(mktemp -d "${TMPDIR:-/tmp}/image.XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '${work}'" RETURN
+  mkdir -p "${work}/blobs/sha256"
+  # Numeric owners as in the directory (a debootstrap rootfs is root's), fixed times and order: reproducible.
+  tar --numeric-owner --sort=name --mtime=@0 --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+    -C "$rootfs" -cf "${work}/layer.tar" .
+  node -e '
+    const fs = require("fs"), path = require("path"), crypto = require("crypto");
+    const [work, ref, entrypoint, user] = process.argv.slice(1);
+    const blobs = path.join(work, "blobs", "sha256");
+    const put = (buf) => {
+      const hex = crypto.createHash("sha256").update(buf).digest("hex");
+      fs.writeFileSync(path.join(blobs, hex), buf);
+      return { digest: `sha256:${hex}`, size: buf.length };
+    };
+    const layer = fs.readFileSync(path.join(work, "layer.tar"));
+    const layerDesc = put(layer);
+    fs.unlinkSync(path.join(work, "layer.tar"));
+    const config = {
+      architecture: "amd64",
+      os: "linux",
+      config: {
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        WorkingDir: "/",
+        ...(entrypoint ? { Entrypoint: [entrypoint] } : {}),
+        ...(user ? { User: user } : {}),
+      },
+      rootfs: { type: "layers", diff_ids: [layerDesc.digest] },
+      history: [{ created_by: "e2e/images/image.sh", comment: ref }],
+    };
+    const configDesc = put(Buffer.from(JSON.stringify(config)));
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...configDesc },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layerDesc }],
+    };
+    const manifestDesc = put(Buffer.from(JSON.stringify(manifest)));
+    const index = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          ...manifestDesc,
+          platform: { architecture: "amd64", os: "linux" },
+          annotations: {
+            "io.containerd.image.name": ref,
+            "org.opencontainers.image.ref.name": ref.slice(ref.lastIndexOf(":") + 1),
+          },
+        },
+      ],
+    };
+    fs.writeFileSync(path.join(work, "index.json"), JSON.stringify(index));
+    fs.writeFileSync(path.join(work, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    console.log(manifestDesc.digest);
+  ' "$work" "$ref" "$entrypoint" "$user" >"${work}/digest"
+  mkdir -p "$(dirname "$out")"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf "${out}.tmp" oci-layout index.json blobs
+  mv "${out}.tmp" "$out"
+  log "${ref} $(<"${work}/digest") -> ${out} ($(du -h "$out" | cut -f1))"
+}
+
+cmd_rootfs() {
+  (($# >= 3)) || usage
+  local dir="$1" ref="$2" out="$3" entrypoint="" user=""
+  shift 3
+  while (($#)); do
+    case "$1" in
+      --entrypoint) entrypoint="$2" && shift 2 ;;
+      --user) user="$2" && shift 2 ;;
+      *) die "unknown option: $1" ;;
+    esac
+  done
+  oci_archive "$dir" "$ref" "$out" "$entrypoint" "$user"
+}
+
+cmd_go() {
+  (($# >= 3)) || usage
+  local cmd="$1" ref="$2" out="$3" user="" rootfs
+  shift 3
+  while (($#)); do
+    case "$1" in
+      --user) user="$2" && shift 2 ;;
+      *) die "unknown option: $1" ;;
+    esac
+  done
+  [[ -f "${SCRIPT_DIR}/${cmd}/main.go" ]] || die "no main package e2e/images/${cmd}"
+  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '${rootfs}'" RETURN
+  (
+    cd "$SCRIPT_DIR"
+    CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "${rootfs}/${cmd}" "./${cmd}"
+  ) || die "go build ./${cmd} failed"
+  chmod 755 "$rootfs"
+  oci_archive "$rootfs" "$ref" "$out" "/${cmd}" "$user"
+}
+
+cmd_import() {
+  (($# >= 2)) || usage
+  local sock="$1" f
+  shift
+  [[ -S "$sock" ]] || die "no containerd socket at ${sock} (is e2e/node.sh running?)"
+  for f in "$@"; do
+    ctr --address "$sock" -n k8s.io images import "$f" >&2 || die "ctr import ${f} failed"
+  done
+}
+
+case "${1:-}" in
+  rootfs) shift && cmd_rootfs "$@" ;;
+  go) shift && cmd_go "$@" ;;
+  import) shift && cmd_import "$@" ;;
+  *) usage ;;
+esac
