@@ -40,8 +40,11 @@ RUN="${STATE_DIR}/run"
 KUBECONFIG_FILE="${STATE_DIR}/kubeconfig"
 PORTS_FILE="${STATE_DIR}/ports.env"
 
-log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=cluster
+# Our processes name their command and have this state dir in their arguments (data dir, certificates, kubeconfig).
+process_matches() { [[ "$2" == *"$1"* && "$2" == *"$STATE_DIR"* ]]; }
+# shellcheck source=lib/processes.sh
+. "${SCRIPT_DIR}/lib/processes.sh"
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
@@ -62,51 +65,6 @@ find_binaries() {
   if ((${#missing[@]})); then
     die "missing on PATH: ${missing[*]} (run e2e/toolchain.sh first; cache: ${CACHE_ROOT})"
   fi
-}
-
-# --- processes --------------------------------------------------------------------------------
-
-# pid of a running component, or nothing. Checks the command line so a recycled pid is ignored.
-component_pid() {
-  local name="$1" pidfile="${RUN}/$1.pid" pid
-  [[ -f "$pidfile" ]] || return 0
-  pid="$(<"$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  if [[ -r "/proc/${pid}/cmdline" ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q -- "${name}"; then
-    echo "$pid"
-  fi
-}
-
-is_running() { [[ -n "$(component_pid "$1")" ]]; }
-
-# start_component NAME ARGS...: runs detached, stdout+stderr to logs/NAME.log, pid to run/NAME.pid
-start_component() {
-  local name="$1"
-  shift
-  log "starting ${name}"
-  # setsid: own session, so the process survives the caller's shell and job control.
-  setsid "$@" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
-  echo $! >"${RUN}/${name}.pid"
-}
-
-stop_component() {
-  local name="$1" pid i
-  pid="$(component_pid "$name")"
-  if [[ -z "$pid" ]]; then
-    rm -f "${RUN}/${name}.pid"
-    return 0
-  fi
-  log "stopping ${name} (pid ${pid})"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "${name} did not exit after 10 s; sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "${RUN}/${name}.pid"
 }
 
 # --- ports ------------------------------------------------------------------------------------

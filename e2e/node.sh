@@ -61,71 +61,22 @@ POD_GATEWAY=10.88.0.1
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1 # the sandbox image kubeadm 1.35 pins; built here from e2e/images/pause
 CGROUP_ROOT="${NODE_NAME}-$(printf '%s' "$NODE_DIR" | sha256sum | cut -c1-8)"
 
-log() { printf '[node] %s\n' "$*" >&2; }
-die() {
-  printf '[node] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=node
+# Every process started here has the node dir in its command line.
+process_matches() { [[ "$2" == *"$NODE_DIR"* ]]; }
+# shellcheck source=lib/processes.sh
+. "${SCRIPT_DIR}/lib/processes.sh"
+
 usage() {
   sed -n '2,/^# Inline Node/p' "${BASH_SOURCE[0]}" | sed -e '/^# Inline Node/d' -e 's/^# \{0,1\}//' >&2
   exit 2
 }
 
-# --- processes (as e2e/cluster.sh: pid files, the command line checked against recycled pids) -------------------
-
-# Every process started here has the node dir in its command line.
-component_pid() {
-  local pidfile="${RUN}/$1.pid" pid
-  [[ -f "$pidfile" ]] || return 0
-  pid="$(<"$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  if [[ -r "/proc/${pid}/cmdline" ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -qF -- "$NODE_DIR"; then
-    echo "$pid"
-  fi
-}
-is_running() { [[ -n "$(component_pid "$1")" ]]; }
-
-# start_component NAME COMMAND...: detached, output to logs/NAME.log, pid to run/NAME.pid.
-start_component() {
-  local name="$1"
-  shift
-  log "starting ${name}"
-  setsid "$@" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
-  echo $! >"${RUN}/${name}.pid"
-}
+# --- processes (e2e/lib/processes.sh; here what only the node needs) ------------------------------------------
 
 # "${IN_NODE[@]}" COMMAND...: the command inside the node's namespaces (nsenter execs it: same pid). Set once the
 # holder runs.
 IN_NODE=()
-
-# alive PID: running (a zombie, which the machine's init may reap late, counts as gone).
-alive() { [[ -r "/proc/$1/stat" && "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
-
-# kill_pid PID [SECONDS]: TERM, then KILL after SECONDS (default 10); waits until it is gone.
-kill_pid() {
-  local pid="$1" secs="${2:-10}" i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < secs * 10; i++)); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  log "pid ${pid} did not exit after ${secs} s; sending KILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-}
-
-stop_component() {
-  local pid
-  pid="$(component_pid "$1")"
-  if [[ -n "$pid" ]]; then
-    log "stopping $1 (pid ${pid})"
-    kill_pid "$pid" "${2:-10}"
-  fi
-  rm -f "${RUN}/$1.pid"
-}
 
 # Host pids of the processes in the node's mount namespace (containerd's shims among them), the holder excepted.
 namespace_pids() {

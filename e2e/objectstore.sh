@@ -66,8 +66,12 @@ VENV="${CACHE_ROOT}/venv"
 # The three daemons, in start order; stop goes backwards.
 COMPONENTS=(ceph-mon ceph-osd radosgw)
 
-log() { printf '[objectstore] %s\n' "$*" >&2; }
-die() { printf '[objectstore] ERROR: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=objectstore
+LOG_SUFFIX=.out
+# Our daemons name their command and this state dir's conf, so another cluster's daemon is never taken for ours.
+process_matches() { [[ "$2" == *"$1"* && "$2" == *"$CONF"* ]]; }
+# shellcheck source=lib/processes.sh
+. "${SCRIPT_DIR}/lib/processes.sh"
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
@@ -103,67 +107,6 @@ ensure_packages() {
   v="$(ceph-osd --version 2>/dev/null | awk '{print $3}')"
   [[ "$v" == "${CEPH_SERIES}"* ]] || log "WARNING: ceph ${v:-unknown} installed; this script was written for ${CEPH_SERIES}x"
   return 0
-}
-
-# --- processes --------------------------------------------------------------------------------
-
-# pid of a running daemon of this state dir, or nothing: the command line must name the daemon
-# and this conf, so a recycled pid or another cluster's daemon is never taken for ours.
-component_pid() {
-  local name="$1" pidfile="${RUN}/$1.pid" pid cmd
-  [[ -f "$pidfile" ]] || return 0
-  pid="$(<"$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  [[ -r "/proc/${pid}/cmdline" ]] || return 0
-  cmd="$(tr '\0' ' ' <"/proc/${pid}/cmdline")"
-  if [[ "$cmd" == *"${name}"* && "$cmd" == *"${CONF}"* ]]; then echo "$pid"; fi
-}
-
-is_running() { [[ -n "$(component_pid "$1")" ]]; }
-
-# A daemon that exited stays a zombie until PID 1 reaps it (here that took ~2 s): not alive.
-alive() {
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [[ -n "$stat" && "${stat%% *}" != Z ]]
-}
-
-# start_component NAME ARGS...: detached in its own session, stdout+stderr to logs/NAME.out
-start_component() {
-  local name="$1"
-  shift
-  log "starting ${name}"
-  setsid "$@" >>"${LOGS}/${name}.out" 2>&1 </dev/null &
-  echo $! >"${RUN}/${name}.pid"
-}
-
-# Sets STOPPED_CLEANLY=true only when a running daemon exited on TERM (not killed, not already gone).
-STOPPED_CLEANLY=false
-stop_component() {
-  local name="$1" pid i t0
-  STOPPED_CLEANLY=false
-  pid="$(component_pid "$name")"
-  if [[ -z "$pid" ]]; then
-    rm -f "${RUN}/${name}.pid"
-    return 0
-  fi
-  STOPPED_CLEANLY=true
-  t0="$(now)"
-  local timeout="$STOP_TIMEOUT"
-  [[ "$name" == radosgw ]] && ((timeout > 15)) && timeout=15
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < timeout * 10; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then
-    log "${name} (pid ${pid}) did not exit after ${timeout}s; sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    STOPPED_CLEANLY=false
-  fi
-  log "stopped ${name} (pid ${pid}) in $(since "$t0")s"
-  rm -f "${RUN}/${name}.pid"
 }
 
 # --- ports ------------------------------------------------------------------------------------
@@ -491,7 +434,12 @@ cmd_stop() {
   [[ "${1:-}" == "--purge" ]] && purge=true
   if [[ -d "$RUN" ]]; then
     for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-      stop_component "${COMPONENTS[i]}"
+      # radosgw waits for nothing on TERM but its connections: 15 s is plenty.
+      if [[ "${COMPONENTS[i]}" == radosgw ]] && ((STOP_TIMEOUT > 15)); then
+        stop_component radosgw 15
+      else
+        stop_component "${COMPONENTS[i]}" "$STOP_TIMEOUT"
+      fi
       if [[ "${COMPONENTS[i]}" == ceph-osd ]] && $STOPPED_CLEANLY && [[ -f "${OSD_DATA}/.mkfs-done" ]]; then
         touch "${OSD_DATA}/.saved"
       fi

@@ -36,11 +36,9 @@ export CGO_ENABLED=0
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false -mod=readonly"
 
-log() { printf '[standins] %s\n' "$*" >&2; }
-die() {
-  printf '[standins] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=standins
+# shellcheck source=lib/processes.sh
+. "${SCRIPT_DIR}/lib/processes.sh"
 
 usage() {
   sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -Eeuo/d' -e 's/^# \{0,1\}//' >&2

@@ -19,11 +19,9 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-log() { printf '[image] %s\n' "$*" >&2; }
-die() {
-  printf '[image] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=image
+# shellcheck source=../lib/processes.sh
+. "${SCRIPT_DIR}/../lib/processes.sh"
 usage() {
   sed -n '2,/^# Inline Node/p' "${BASH_SOURCE[0]}" | sed -e '/^# Inline Node/d' -e 's/^# \{0,1\}//' >&2
   exit 2
