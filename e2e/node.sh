@@ -6,7 +6,8 @@
 #
 #   e2e/node.sh deps              install containerd, runc, containernetworking-plugins, debootstrap (apt-get;
 #                                 nothing to do when they are installed)
-#   e2e/node.sh start             start the node (the control plane must run) and wait until it is Ready; idempotent
+#   e2e/node.sh start             start the node (the control plane must run), wait until it is Ready, then start
+#                                 kube-scheduler and the workload controllers (Deployments, Jobs); idempotent
 #   e2e/node.sh stop [--purge]    stop every process it started, by PID; remove its cgroups; check that the machine
 #                                 is as before; --purge also deletes <state>/node
 #   e2e/node.sh status            what runs; exit 1 unless the node is Ready
@@ -50,6 +51,13 @@ LOGS="${NODE_DIR}/logs"
 PKI="${STATE_DIR}/pki"
 CONTAINERD_SOCK="${RUN}/containerd.sock"
 KUBELET_BIN="${CACHE_ROOT}/bin/kubelet-${KUBERNETES_VERSION}/kubelet"
+SCHEDULER_BIN="${CACHE_ROOT}/bin/kubelet-${KUBERNETES_VERSION}/kube-scheduler"
+# The controllers that turn the program's and the charts' workloads into pods, in a kube-controller-manager of the
+# node's own (the control plane's runs only what the API-only suites need). Not the cronjob controller: a CronJob
+# firing on its schedule in the middle of a test would make it depend on the clock; tests start Jobs from CronJobs
+# as an operator does (`kubectl create job --from=cronjob/...`). The node lifecycle controller lifts the taint a
+# kubelet registers with (node.kubernetes.io/not-ready) once the node is Ready.
+WORKLOAD_CONTROLLERS="node-lifecycle-controller,deployment-controller,replicaset-controller,job-controller,ttl-after-finished-controller,disruption-controller,pod-garbage-collector-controller"
 APT_PACKAGES=(containerd runc containernetworking-plugins debootstrap)
 # The kernel settings kubelet checks and rewrites (pkg/kubelet/cm setupKernelTunables).
 SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
@@ -181,11 +189,13 @@ find_binaries() {
   # shellcheck source=/dev/null
   [[ -f "${CACHE_ROOT}/env.sh" ]] && . "${CACHE_ROOT}/env.sh"
   command -v kubectl >/dev/null 2>&1 || die "kubectl not on PATH (run e2e/toolchain.sh)"
-  if [[ ! -x "$KUBELET_BIN" ]]; then
-    log "kubelet ${KUBERNETES_VERSION} not built yet: e2e/toolchain.sh kubelet"
+  if [[ ! -x "$KUBELET_BIN" || ! -x "$SCHEDULER_BIN" ]]; then
+    log "kubelet and kube-scheduler ${KUBERNETES_VERSION} not built yet: e2e/toolchain.sh kubelet"
     bash "${SCRIPT_DIR}/toolchain.sh" kubelet >/dev/null
   fi
   [[ -x "$KUBELET_BIN" ]] || die "no kubelet at ${KUBELET_BIN}"
+  [[ -x "$SCHEDULER_BIN" ]] || die "no kube-scheduler at ${SCHEDULER_BIN}"
+  command -v kube-controller-manager >/dev/null 2>&1 || die "kube-controller-manager not on PATH (run e2e/toolchain.sh)"
   [[ -z "$(missing_packages)" ]] || die "missing Debian packages: $(missing_packages | tr '\n' ' ')(run e2e/node.sh deps)"
   local b
   for b in containerd runc ctr unshare nsenter ip node openssl; do
@@ -477,6 +487,39 @@ start_kubelet() {
     --v 1
 }
 
+# The scheduler and the workload controllers run beside the control plane (on the machine, not in the node's
+# namespaces), with the cluster's admin kubeconfig copied into the node dir (so their command lines name it and
+# is_running finds them). A production control plane gives each its own identity; here RBAC is what the program's
+# own service accounts are tested against, and these two are not.
+start_control_loops() {
+  install -m 600 "${STATE_DIR}/kubeconfig" "${NODE_DIR}/control.kubeconfig"
+  cat >"${NODE_DIR}/scheduler.yaml" <<EOF
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: ${NODE_DIR}/control.kubeconfig
+leaderElection:
+  leaderElect: false
+EOF
+  is_running kube-scheduler || start_component kube-scheduler "$SCHEDULER_BIN" \
+    --config "${NODE_DIR}/scheduler.yaml" --secure-port 0 --v 1
+  is_running workload-controllers || start_component workload-controllers kube-controller-manager \
+    --kubeconfig "${NODE_DIR}/control.kubeconfig" \
+    --controllers "$WORKLOAD_CONTROLLERS" \
+    --use-service-account-credentials=false \
+    --leader-elect=false \
+    --secure-port 0 \
+    --v 1
+  sleep 1
+  local c
+  for c in kube-scheduler workload-controllers; do
+    if ! is_running "$c"; then
+      tail -n 30 "${LOGS}/${c}.log" >&2 || true
+      die "${c} exited at startup (log: ${LOGS}/${c}.log)"
+    fi
+  done
+}
+
 # wait_node_ready SINCE: Ready, as posted by a kubelet heartbeat at or after SINCE (a restarted node's Node object
 # still says Ready from its previous run).
 wait_node_ready() {
@@ -519,6 +562,7 @@ cmd_start() {
   KUBELET_SINCE="1970-01-01T00:00:00Z"
   start_kubelet
   wait_node_ready "$KUBELET_SINCE"
+  start_control_loops
   log "node ${NODE_NAME} Ready in $((SECONDS - t0))s"
   echo "export CONTAINERD_ADDRESS=${CONTAINERD_SOCK}"
 }
@@ -527,6 +571,8 @@ cmd_stop() {
   local purge=false holder p pids left=0
   [[ "${1:-}" == "--purge" ]] && purge=true
   if [[ -d "$RUN" ]]; then
+    stop_component workload-controllers
+    stop_component kube-scheduler
     stop_component kubelet 20
     # The pods' processes: kubelet leaves them running when it stops.
     pids="$(cgroup_pids)"
@@ -580,7 +626,7 @@ cmd_stop() {
 
 cmd_status() {
   local rc=0 c pid
-  for c in holder apiserver-out apiserver-in containerd kubelet; do
+  for c in holder apiserver-out apiserver-in containerd kubelet kube-scheduler workload-controllers; do
     pid="$(component_pid "$c")"
     if [[ -n "$pid" ]]; then
       printf '%-24s running  pid %s\n' "$c" "$pid"

@@ -3,7 +3,7 @@
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
 #                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone;
-#                                   promtool; kubelet, for e2e/node.sh)
+#                                   promtool; kubelet and kube-scheduler, for e2e/node.sh)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
@@ -319,14 +319,17 @@ build_kubernetes() {
 # kube-apiserver, with the same flags and tags, so Go's build cache of the kubernetes component serves every
 # package they share. Static (CGO_ENABLED=0) as upstream's release build; a bin dir of its own, so the control
 # plane's stays as it was.
+# kube-scheduler comes with it: the node's pods of Deployments and Jobs are placed by the real scheduler.
 build_kubelet() {
   local v="$1" dir="${BUILD_ROOT}/kubelet-$1"
-  kubernetes_wrapper "$dir" "$v" k8s.io/kubernetes/cmd/kubelet
+  kubernetes_wrapper "$dir" "$v" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler
   (
     cd "$dir"
-    step "go build kubelet" "${GO_BUILD[@]}" -ldflags "$(kubernetes_ldflags "$v")" -o "${OUT}/" k8s.io/kubernetes/cmd/kubelet
+    step "go build kubelet kube-scheduler" "${GO_BUILD[@]}" -ldflags "$(kubernetes_ldflags "$v")" -o "${OUT}/" \
+      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler
   )
   expect_output "kubelet --version" "Kubernetes v${v}" "${OUT}/kubelet" --version
+  expect_output "kube-scheduler --version" "Kubernetes v${v}" "${OUT}/kube-scheduler" --version
 }
 
 # etcd's server module has a `package main` at its root; its ../api-style replaces are ignored
@@ -612,7 +615,7 @@ for c in "${COMPONENTS[@]}"; do
       component kubernetes "$KUBERNETES_VERSION" "r${RECIPE} kubernetes ${KUBERNETES_VERSION}" build_kubernetes ;;
     kubelet)
       FAIL_HINT="optional: built only when named (issue 16, pods on a real node: e2e/node.sh)"
-      component kubelet "$KUBERNETES_VERSION" "r${RECIPE} kubelet ${KUBERNETES_VERSION}" build_kubelet ;;
+      component kubelet "$KUBERNETES_VERSION" "r${RECIPE} kubelet kube-scheduler ${KUBERNETES_VERSION}" build_kubelet ;;
     etcd)
       component etcd "$ETCD_VERSION" "r${RECIPE} etcd ${ETCD_VERSION}" build_etcd ;;
     pulumi-resource-kubernetes)

@@ -7,6 +7,11 @@
 #   e2e/images/image.sh go CMD NAME:TAG OUT.tar [--user UID[:GID]]
 #                                     e2e/images/CMD (a main package of this folder's Go module), built static,
 #                                     alone in a scratch image as /CMD (its entrypoint)
+#   e2e/images/image.sh files NAME:TAG OUT.tar --file SRC:/DEST [--file ...] [--dir /DEST[:MODE]]
+#                                     [--entrypoint PATH] [--user UID[:GID]]
+#                                     files built elsewhere (e.g. by e2e/toolchain.sh) in a scratch image: each SRC
+#                                     (symlinks followed, mode kept) at /DEST; --dir makes an empty directory
+#                                     (default mode 755; e.g. /tmp:1777)
 #   e2e/images/image.sh import SOCKET OUT.tar...
 #                                     `ctr -n k8s.io images import` into the containerd at SOCKET
 #
@@ -132,6 +137,39 @@ cmd_go() {
   oci_archive "$rootfs" "$ref" "$out" "/${cmd}" "$user"
 }
 
+cmd_files() {
+  (($# >= 2)) || usage
+  local ref="$1" out="$2" entrypoint="" user="" rootfs spec src dest mode
+  shift 2
+  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '${rootfs}'" RETURN
+  chmod 755 "$rootfs"
+  while (($#)); do
+    case "$1" in
+      --file)
+        spec="$2" && shift 2
+        src="${spec%%:*}" dest="${spec#*:}"
+        [[ -f "$src" && "$dest" == /* && "$spec" == *:* ]] || die "--file needs SRC:/DEST with SRC a file: ${spec}"
+        mkdir -p "${rootfs}$(dirname "$dest")"
+        cp -L --preserve=mode "$src" "${rootfs}${dest}"
+        ;;
+      --dir)
+        spec="$2" && shift 2
+        dest="${spec%%:*}" mode=755
+        [[ "$spec" == *:* ]] && mode="${spec#*:}"
+        [[ "$dest" == /* && "$mode" =~ ^[0-7]{3,4}$ ]] || die "--dir needs /DEST[:MODE]: ${spec}"
+        mkdir -p "${rootfs}${dest}"
+        chmod "$mode" "${rootfs}${dest}"
+        ;;
+      --entrypoint) entrypoint="$2" && shift 2 ;;
+      --user) user="$2" && shift 2 ;;
+      *) die "unknown option: $1" ;;
+    esac
+  done
+  oci_archive "$rootfs" "$ref" "$out" "$entrypoint" "$user"
+}
+
 cmd_import() {
   (($# >= 2)) || usage
   local sock="$1" f
@@ -145,6 +183,7 @@ cmd_import() {
 case "${1:-}" in
   rootfs) shift && cmd_rootfs "$@" ;;
   go) shift && cmd_go "$@" ;;
+  files) shift && cmd_files "$@" ;;
   import) shift && cmd_import "$@" ;;
   *) usage ;;
 esac

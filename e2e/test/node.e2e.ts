@@ -5,31 +5,18 @@
 // root filesystem, becomes Ready, and reaches the API server with its service account token. Then the node stops and
 // the machine is as before (node.sh stop checks its kernel settings, mounts and cgroups).
 import * as assert from "assert";
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { apiPath, KubeError, type Kube, type KubeObject } from "../../kube/client";
-import { kube, ROOT, settledNamespace } from "../harness";
+import { kube, settledNamespace } from "../harness";
+import { inNode, loadImage, NODE_NAME, podReady, podsOf, startNode, stopNode, type RealNode } from "../node";
 import { VERSIONS, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
 type Obj = Record<string, unknown>;
-const NODE = "e2e-node";
 const NAMESPACE = "node-e2e";
 const IMAGE = "k8s-backup-platform.local/probe:e2e";
 const NS_PATH = apiPath("", "v1", "namespaces", undefined, NAMESPACE);
 const POD_PATH = apiPath("", "v1", "pods", NAMESPACE, "probe");
 const log = (s: string) => process.stdout.write(`      [node-e2e] ${s}\n`);
-
-/** Runs a script of e2e/, its output returned; throws with its stderr on failure. */
-function sh(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 40 * 60_000): string {
-    const t0 = Date.now();
-    const res = spawnSync("bash", args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs });
-    if (res.status !== 0) throw new Error(`${args.join(" ")} failed (${String(res.status)}):\n${res.stderr}`.slice(-8000));
-    log(`${path.relative(ROOT, args[0])} ${args.slice(1, 3).join(" ")}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    return res.stdout;
-}
 
 const restricted = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
 
@@ -39,8 +26,8 @@ function probePod(name: string, securityContext: Obj = restricted): KubeObject {
         kind: "Pod",
         metadata: { name, namespace: NAMESPACE },
         spec: {
-            // No scheduler runs in the e2e control plane: the pod names its node.
-            nodeName: NODE,
+            // Bound by name, as the kubelet's own static pods are; the Deployment below goes through the scheduler.
+            nodeName: NODE_NAME,
             securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
             containers: [
                 {
@@ -58,25 +45,16 @@ function probePod(name: string, securityContext: Obj = restricted): KubeObject {
 
 describe("a real node runs the program's kind of workload (kubelet + containerd, image built here)", function () {
     this.timeout(10 * 60_000);
-    const node = path.join(ROOT, "e2e", "node.sh");
     let k: Kube;
-    let tmp: string;
-    let started = false;
+    let node: RealNode | undefined;
 
     before(async function () {
-        // The kubelet is built on first use (about half a minute after the control plane's build, whose Go build
-        // cache it shares); the Debian packages are installed on first use.
+        // The kubelet and kube-scheduler are built on first use (about half a minute after the control plane's
+        // build, whose Go build cache they share); the Debian packages are installed on first use.
         this.timeout(45 * 60_000);
         k = kube(shared.kubeconfig);
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "node-e2e-"));
-        sh([node, "deps"], shared.env);
-        sh([node, "start"], shared.env);
-        started = true;
-        const sock = /CONTAINERD_ADDRESS=(\S+)/.exec(sh([node, "env"], shared.env))?.[1];
-        assert.ok(sock, "node.sh env printed no CONTAINERD_ADDRESS");
-        const image = path.join(ROOT, "e2e", "images", "image.sh");
-        sh([image, "go", "probe", IMAGE, path.join(tmp, "probe.tar"), "--user", "65532:65532"], shared.env);
-        sh([image, "import", sock, path.join(tmp, "probe.tar")], shared.env);
+        node = startNode(shared.env);
+        loadImage(node, IMAGE, { go: "probe" }, ["--user", "65532:65532"]);
         await settledNamespace(k, NAMESPACE);
         await k.apply(
             NS_PATH,
@@ -100,14 +78,13 @@ describe("a real node runs the program's kind of workload (kubelet + containerd,
             }
         } finally {
             k?.close();
-            if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-            if (started && process.env.E2E_KEEP !== "1") sh([node, "stop", "--purge"], shared.env);
+            stopNode(node);
         }
     });
 
     it("the node is registered and Ready: kubelet of the API server's release, containerd, cgroupfs", async () => {
-        const n = await k.get(apiPath("", "v1", "nodes", undefined, NODE));
-        assert.ok(n, `node ${NODE} not found`);
+        const n = await k.get(apiPath("", "v1", "nodes", undefined, NODE_NAME));
+        assert.ok(n, `node ${NODE_NAME} not found`);
         const status = n.status as { nodeInfo: Obj; conditions: { type: string; status: string }[] };
         assert.strictEqual(status.nodeInfo.kubeletVersion, `v${VERSIONS.KUBERNETES_VERSION}`);
         assert.match(String(status.nodeInfo.containerRuntimeVersion), /^containerd:\/\/1\.6\./);
@@ -124,16 +101,43 @@ describe("a real node runs the program's kind of workload (kubelet + containerd,
 
     it("the probe pod becomes Ready (static binary, scratch image, non-root, read-only root) and reaches the API server", async () => {
         const t0 = Date.now();
-        const pod = await waitFor("pod probe Ready", 120, async () => {
-            const p = await k.get(POD_PATH);
-            const conds = ((p?.status as Obj | undefined)?.conditions as { type: string; status: string }[] | undefined) ?? [];
-            return conds.some((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
-        });
+        const pod = await podReady(k, POD_PATH);
         log(`pod Ready ${((Date.now() - t0) / 1000).toFixed(1)} s after it was created`);
         const podIP = String((pod.status as Obj).podIP);
         assert.match(podIP, /^10\.88\./);
         // From inside the node's network namespace, where the pod network is.
-        const seen = sh([node, "run", "curl", "-fsS", "--max-time", "10", `http://${podIP}:8080/`], shared.env).trim();
+        const seen = inNode(node!, ["curl", "-fsS", "--max-time", "10", `http://${podIP}:8080/`]).trim();
         assert.strictEqual(seen, "uid=65532 gid=65532 rootWritable=false apiserver=200");
+    });
+
+    it("a Deployment's pod is placed by the scheduler and kept by the workload controllers", async () => {
+        const labels = { app: "probe-deployment" };
+        // The template names no node (probePod binds its pod by name).
+        const { nodeName, ...template } = probePod("x").spec as Obj;
+        assert.strictEqual(nodeName, NODE_NAME);
+        await k.create(apiPath("apps", "v1", "deployments", NAMESPACE), {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "probe", namespace: NAMESPACE },
+            spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: template } },
+        });
+        const pod = await waitFor("the Deployment's pod Ready", 120, async () => {
+            const pods = await podsOf(k, NAMESPACE, "app=probe-deployment");
+            const ready = pods.find((p) =>
+                (((p.status as Obj | undefined)?.conditions as { type: string; status: string }[] | undefined) ?? []).some(
+                    (c) => c.type === "Ready" && c.status === "True",
+                ),
+            );
+            return ready;
+        });
+        assert.strictEqual((pod.spec as Obj).nodeName, NODE_NAME);
+        const scheduled = ((pod.status as Obj).conditions as { type: string; status: string }[]).find((c) => c.type === "PodScheduled");
+        assert.strictEqual(scheduled?.status, "True");
+        assert.ok(
+            ((pod.metadata as Obj).ownerReferences as { kind: string }[]).some((o) => o.kind === "ReplicaSet"),
+            "the pod is the ReplicaSet's",
+        );
+        const dep = await k.get(apiPath("apps", "v1", "deployments", NAMESPACE, "probe"));
+        log(`Deployment available replicas: ${String((dep?.status as Obj | undefined)?.availableReplicas)}`);
     });
 });

@@ -1,0 +1,94 @@
+// The real node (issue 16) as e2e tests use it: e2e/node.sh started with the machine's ports a test's pods need
+// forwarded (the object store), images built with e2e/images/image.sh and imported into its containerd, and the
+// node stopped by the test that started it. Every suite that runs pods starts its own node and stops it in `after`,
+// so the others run against the API server alone as before.
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { apiPath, type Kube, type KubeObject } from "../kube/client";
+import { ROOT } from "./harness";
+import { waitFor } from "./velero/tools";
+
+type Obj = Record<string, unknown>;
+
+export const NODE_NAME = "e2e-node";
+/** The machine's 127.0.0.1 as pods see it (node.sh HOST_ALIAS_IP): forwarded ports only. */
+export const HOST_FROM_PODS = "10.87.0.1";
+
+const NODE_SH = path.join(ROOT, "e2e", "node.sh");
+const IMAGE_SH = path.join(ROOT, "e2e", "images", "image.sh");
+const log = (s: string) => process.stdout.write(`      [node] ${s}\n`);
+
+/** Runs a bash script of e2e/ and returns its stdout; throws with the end of its stderr on failure. */
+export function script(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 40 * 60_000): string {
+    const t0 = Date.now();
+    const res = spawnSync("bash", args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs });
+    if (res.status !== 0) throw new Error(`${args.join(" ")} failed (${String(res.status)}):\n${res.stderr}`.slice(-8000));
+    log(`${path.relative(ROOT, args[0])} ${args.slice(1, 3).join(" ")}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return res.stdout;
+}
+
+export interface RealNode {
+    /** The environment node.sh ran with (BACKUP_PLATFORM_STATE, PATH). */
+    readonly env: NodeJS.ProcessEnv;
+    /** containerd's socket, for image imports. */
+    readonly containerd: string;
+    /** A scratch dir for image archives, removed by stopNode. */
+    readonly tmp: string;
+}
+
+/**
+ * Installs the node's packages (first use), starts it with `forward` (ports of the machine's 127.0.0.1 that pods
+ * reach at HOST_FROM_PODS) and returns it once Ready. The kubelet and kube-scheduler are built on first use.
+ */
+export function startNode(env: NodeJS.ProcessEnv, forward: number[] = []): RealNode {
+    const nodeEnv = { ...env, BACKUP_PLATFORM_NODE_FORWARD: forward.join(" ") };
+    script([NODE_SH, "deps"], nodeEnv);
+    script([NODE_SH, "start"], nodeEnv);
+    const containerd = /CONTAINERD_ADDRESS=(\S+)/.exec(script([NODE_SH, "env"], nodeEnv))?.[1];
+    assert.ok(containerd, "node.sh env printed no CONTAINERD_ADDRESS");
+    return { env: nodeEnv, containerd, tmp: fs.mkdtempSync(path.join(os.tmpdir(), "node-images-")) };
+}
+
+/** Stops the node (every process it started, by pid) and deletes its state, unless E2E_KEEP=1. */
+export function stopNode(node: RealNode | undefined): void {
+    if (!node) return;
+    fs.rmSync(node.tmp, { recursive: true, force: true });
+    if (process.env.E2E_KEEP !== "1") script([NODE_SH, "stop", "--purge"], node.env);
+}
+
+/** Runs a command inside the node's network namespace (where pod IPs are reachable). */
+export function inNode(node: RealNode, command: string[]): string {
+    return script([NODE_SH, "run", ...command], node.env);
+}
+
+/** What an image is made of (e2e/images/image.sh): a Go main package of e2e/images, a root filesystem, or files. */
+export type ImageSource = { go: string } | { rootfs: string } | { files: true };
+
+/**
+ * Builds the image `ref` with e2e/images/image.sh (`options` as that command takes them, e.g. `--file SRC:/DEST`,
+ * `--user 65532`) and imports it into the node.
+ */
+export function loadImage(node: RealNode, ref: string, source: ImageSource, options: string[] = []): void {
+    const tar = path.join(node.tmp, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}.tar`);
+    const head = "go" in source ? ["go", source.go] : "rootfs" in source ? ["rootfs", source.rootfs] : ["files"];
+    script([IMAGE_SH, ...head, ref, tar, ...options], node.env);
+    script([IMAGE_SH, "import", node.containerd, tar], node.env);
+}
+
+/** Waits until `path` (a Pod) is Ready, and returns it. */
+export async function podReady(k: Kube, podPath: string, seconds = 120): Promise<KubeObject> {
+    return waitFor(`pod ${podPath} Ready`, seconds, async () => {
+        const p = await k.get(podPath);
+        const conds = ((p?.status as Obj | undefined)?.conditions as { type: string; status: string }[] | undefined) ?? [];
+        return conds.some((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
+    });
+}
+
+/** The pods of `namespace` whose labels match `selector` (a label selector string). */
+export async function podsOf(k: Kube, namespace: string, selector: string): Promise<KubeObject[]> {
+    const list = await k.get(`${apiPath("", "v1", "pods", namespace)}?labelSelector=${encodeURIComponent(selector)}`);
+    return ((list?.items as KubeObject[] | undefined) ?? []).filter(Boolean);
+}
