@@ -11,7 +11,15 @@ import { PART_OF } from "../../core/names";
 
 export { uncoveredPvcsExpr } from "./coverage";
 export { KSM_ALLOWLISTS, KSM_CNPG_CLUSTER, KSM_OPT_OUT, ksmVeleroConfig } from "./ksm";
-export { cnpgBackupMetrics, cnpgSelector, cronJobSelector, veleroScheduleSelector } from "./selectors";
+export {
+    cnpgBackupMetrics,
+    cnpgPodSelector,
+    cnpgSelector,
+    cronJobSelector,
+    cronJobsSelector,
+    namespacesRegex,
+    veleroScheduleSelector,
+} from "./selectors";
 export { alertRules, alertSpecs, WAL_STALE_SECONDS } from "./specs";
 export { RUNBOOK_ANCHORS, type AlertName, type AlertRule, type AlertsArgs, type AlertSpec, type AlertSubject } from "./types";
 

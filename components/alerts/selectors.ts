@@ -13,15 +13,27 @@ export const veleroScheduleSelector = (schedule: string): string => sel({ schedu
 /** kube-state-metrics' series of one CronJob. */
 export const cronJobSelector = (job: ScheduledJob): string => sel({ namespace: job.namespace, cronjob: job.cronJob });
 
-/** The instance pods of `clusters` (CNPG names them `<cluster>-<n>`). */
+/**
+ * The instance pods (CNPG names them `<cluster>-<n>`) of the clusters named by `names` in the namespaces `namespaces`:
+ * both regular expressions, or the dashboard variables that hold them.
+ */
+export const cnpgPodSelector = (namespaces: string, names: string): string => `{namespace=~"${namespaces}",pod=~"(${names})-[0-9]+"}`;
+
+/** The namespaces of `targets`, as one regular expression (DNS labels: nothing to escape). */
+export const namespacesRegex = (targets: readonly { namespace: string }[]): string =>
+    [...new Set(targets.map((t) => t.namespace))].sort().join("|");
+
+/** The instance pods of `clusters`. */
 export function cnpgSelector(clusters: readonly { name: string; namespace: string }[]): string {
-    const namespaces = [...new Set(clusters.map((c) => c.namespace))].sort().join("|");
     const pods = clusters
         .map((c) => c.name)
         .sort()
         .join("|");
-    return `{namespace=~"${namespaces}",pod=~"(${pods})-[0-9]+"}`;
+    return cnpgPodSelector(namespacesRegex(clusters), pods);
 }
+
+/** kube-state-metrics' series of the CronJobs matching `cronJobs` in the namespaces `namespaces` (regular expressions). */
+export const cronJobsSelector = (namespaces: string, cronJobs: string): string => `{namespace=~"${namespaces}",cronjob=~"${cronJobs}"}`;
 
 /** The backup metrics of a CNPG backup method: the in-tree collector's stop moving under the plugin, which publishes its own. */
 export function cnpgBackupMetrics(method: "barmanObjectStore" | "plugin"): { lastBackup: string; firstRecoverabilityPoint: string } {

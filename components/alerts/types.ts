@@ -35,7 +35,7 @@ export interface AlertsArgs {
     readonly mssqlJobs: readonly ScheduledJob[];
     /** The bare-metal off-site copy CronJob, when the off-site copy is on. Default none. */
     readonly offsiteJobs?: readonly ScheduledJob[];
-    /** Scheduled restore drill CronJobs. Default none. */
+    /** Scheduled restore drill CronJobs, all on the drills' one schedule (the dashboard repeats one row over them). Default none. */
     readonly drillJobs?: readonly ScheduledJob[];
     /** Which PVCs a backup covers (components/coverage.ts); no coverage rule when absent. Default none. */
     readonly coverage?: CoverageRules;

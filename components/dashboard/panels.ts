@@ -74,31 +74,48 @@ export const okWhenZero = (bad: string): grafana.ValueMapping[] => [
     { type: grafana.MappingType.RangeToText, options: { from: 1, to: null, result: { text: bad } } },
 ];
 
+/** A CronJob path as its panels show it. */
+export interface CronJobPath {
+    /** Five-field cron: the threshold is its longest interval plus the grace. */
+    readonly schedule: string;
+    /** kube-state-metrics' series of the CronJob. */
+    readonly selector: string;
+    /** How descriptions name the CronJob. */
+    readonly called: string;
+}
+
+/** A CronJob of the alerts' args, selected exactly. */
+export const cronJobPath = (job: ScheduledJob): CronJobPath => ({
+    schedule: job.schedule,
+    selector: cronJobSelector(job),
+    called: `CronJob ${job.namespace}/${job.cronJob}`,
+});
+
 /** Seconds since a CronJob's last success, or since its creation while it never succeeded: what its alert compares. */
-const cronJobAge = (job: ScheduledJob) =>
-    `(time() - max(kube_cronjob_status_last_successful_time${cronJobSelector(job)})) or (time() - max(kube_cronjob_created${cronJobSelector(job)}))`;
+const cronJobAge = (s: string) =>
+    `(time() - max(kube_cronjob_status_last_successful_time${s})) or (time() - max(kube_cronjob_created${s}))`;
 
 /** The two panels of a CronJob path: age (red at its alert's threshold) and last success time. */
-export function cronJobPanels(args: AlertsArgs, job: ScheduledJob, alert: AlertName, what: string): stat.PanelBuilder[] {
+export function cronJobPanels(args: AlertsArgs, job: CronJobPath, alert: AlertName, what: string, width = 6): stat.PanelBuilder[] {
     const limit = maxAgeSeconds(job.schedule, args.graceHours);
     const runbooks = [alertRunbook(alert)];
     return [
         statPanel(args.runbookBaseUrl, {
             title: `${what}: since last success`,
-            description: `Time since the last successful run of CronJob ${job.namespace}/${job.cronJob} (since its creation if none). Red from ${limit / 3600} h, where ${alert} fires: schedule "${job.schedule}" interval plus ${args.graceHours} h.`,
-            expr: cronJobAge(job),
+            description: `Time since the last successful run of ${job.called} (since its creation if none). Red from ${limit / 3600} h, where ${alert} fires: schedule "${job.schedule}" interval plus ${args.graceHours} h.`,
+            expr: cronJobAge(job.selector),
             unit: "s",
             red: limit,
             runbooks,
-            width: 6,
+            width,
         }),
         statPanel(args.runbookBaseUrl, {
             title: `${what}: last success`,
-            description: `When CronJob ${job.namespace}/${job.cronJob} last succeeded (kube-state-metrics).`,
-            expr: `max(kube_cronjob_status_last_successful_time${cronJobSelector(job)}) * 1000`,
+            description: `When ${job.called} last succeeded (kube-state-metrics).`,
+            expr: `max(kube_cronjob_status_last_successful_time${job.selector}) * 1000`,
             unit: "dateTimeAsIso",
             runbooks,
-            width: 6,
+            width,
         }),
     ];
 }

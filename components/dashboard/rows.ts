@@ -1,11 +1,20 @@
-// The dashboard's rows, one group per subject: coverage, Velero, each PostgreSQL cluster, each SQL Server database,
-// the off-site copy and restore drills.
+// The dashboard's rows, one group per subject: coverage, Velero, the PostgreSQL clusters, each SQL Server database,
+// the off-site copy and the restore drills.
+//
+// What grows with the fleet is written once: the PostgreSQL row and the restore drill row are repeated by Grafana over
+// a variable listing the clusters (repeat.ts); every cluster has the same thresholds (one CNPG schedule, one drill
+// schedule). What stays one row or panel per target has a threshold of its own, from its own schedule, which no
+// variable can carry into a panel's thresholds: the Velero schedules (a few, set by the platform, not by the fleet)
+// and the SQL Server databases (each with its schedule; their names are unique only within a namespace).
+import * as cog from "@grafana/grafana-foundation-sdk/cog";
+import * as grafana from "@grafana/grafana-foundation-sdk/dashboard";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import {
     alertRules,
     cnpgBackupMetrics,
+    cnpgPodSelector,
+    cronJobsSelector,
     uncoveredPvcsExpr,
-    cnpgSelector,
     veleroScheduleSelector,
     WAL_STALE_SECONDS,
     type AlertsArgs,
@@ -13,21 +22,22 @@ import {
 import { OPT_OUT } from "../../core/coverage";
 import { maxAgeSeconds } from "../../core/schedule";
 import { type ScheduledJob } from "../../core/jobs";
-import { alertRunbook, cronJobPanels, okWhenZero, statPanel } from "./panels";
+import { alertRunbook, cronJobPanels, cronJobPath, okWhenZero, statPanel } from "./panels";
+import { repeatOver, type RepeatRefs } from "./repeat";
 
 /** README section on point-in-time recovery, linked from the recovery-window panels. */
 export const PITR_RUNBOOK = { title: "Runbook: restore to a point in time", anchor: "restore-a-postgresql-database-to-a-point-in-time" };
 
-/** Where rows and panels go, in order. */
+/** Where rows, panels and variables go, in order. */
 export interface Layout {
-    row(title: string): void;
+    /** A row; `repeat`: the variable Grafana repeats it (and its panels) over. */
+    row(title: string, repeat?: string): void;
     panel(p: stat.PanelBuilder): void;
+    variable(v: cog.Builder<grafana.VariableModel>): void;
 }
 
 /** The CNPG part of the alerts' args. */
 type Cnpg = NonNullable<AlertsArgs["cnpg"]>;
-/** One CNPG cluster. */
-type Cluster = Cnpg["clusters"][number];
 
 /** `items` ordered by a stable key, so reordering the config moves no panel. */
 const byKey = <T>(items: readonly T[], key: (t: T) => string): T[] =>
@@ -118,25 +128,33 @@ function veleroSchedulePanels(args: AlertsArgs, schedule: string, cron: string):
     ];
 }
 
-/** CloudNativePG: a row per cluster, its base backups, then its WAL archiving and recovery window. */
+/** The variables of a repeated row, added to the layout; what its titles and queries refer to the target by. */
+function repeated(l: Layout, variable: string, label: string, targets: readonly { namespace: string; name: string }[]): RepeatRefs {
+    const { variables, refs } = repeatOver(variable, label, targets);
+    for (const v of variables) l.variable(v);
+    return refs;
+}
+
+/** CloudNativePG: one row, repeated per cluster, its base backups, then its WAL archiving and recovery window. */
 export function cnpgRows(args: AlertsArgs, l: Layout): void {
-    if (args.cnpg) {
-        for (const cluster of byKey(args.cnpg.clusters, (c) => `${c.namespace}/${c.name}`)) {
-            l.row(`PostgreSQL ${cluster.namespace}/${cluster.name}`);
-            for (const p of [...baseBackupPanels(args, args.cnpg, cluster), ...walPanels(args, args.cnpg, cluster)]) l.panel(p);
-        }
+    if (args.cnpg && args.cnpg.clusters.length > 0) {
+        const clusters = byKey(args.cnpg.clusters, (c) => `${c.namespace}/${c.name}`);
+        const c = repeated(l, "cluster", "PostgreSQL cluster", clusters);
+        l.row(`PostgreSQL ${c.path}`, c.variable);
+        // The alerts' own selector (cnpgSelector), for the one cluster of the row.
+        const s = cnpgPodSelector(c.namespaces, c.name);
+        for (const p of [...baseBackupPanels(args, args.cnpg, s), ...walPanels(args, args.cnpg, s)]) l.panel(p);
     }
 }
 
 /** A cluster's last base backup: its age (red where CNPGBaseBackupTooOld fires) and time. */
-function baseBackupPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.PanelBuilder[] {
+function baseBackupPanels(args: AlertsArgs, cnpg: Cnpg, s: string): stat.PanelBuilder[] {
     const { lastBackup } = cnpgBackupMetrics(cnpg.method);
     const limit = maxAgeSeconds(cnpg.schedule, args.graceHours);
-    const s = cnpgSelector([cluster]);
     return [
         statPanel(args.runbookBaseUrl, {
             title: "Base backup: since last",
-            description: `Time since the last base backup of ${cluster.name}. Red from ${limit / 3600} h, where CNPGBaseBackupTooOld fires: schedule "${cnpg.schedule}" interval plus ${args.graceHours} h.`,
+            description: `Time since the last base backup of the row's cluster. Red from ${limit / 3600} h, where CNPGBaseBackupTooOld fires: schedule "${cnpg.schedule}" interval plus ${args.graceHours} h.`,
             expr: `time() - max(${lastBackup}${s})`,
             unit: "s",
             red: limit,
@@ -145,7 +163,7 @@ function baseBackupPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.
         }),
         statPanel(args.runbookBaseUrl, {
             title: "Base backup: last",
-            description: `When the last base backup of ${cluster.name} became available (${lastBackup}).`,
+            description: `When the last base backup of the row's cluster became available (${lastBackup}).`,
             expr: `max(${lastBackup}${s}) * 1000`,
             unit: "dateTimeAsIso",
             runbooks: [alertRunbook("CNPGBaseBackupTooOld")],
@@ -155,13 +173,12 @@ function baseBackupPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.
 }
 
 /** A cluster's WAL archiving, its age and failures, and the recovery window it gives. */
-function walPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.PanelBuilder[] {
+function walPanels(args: AlertsArgs, cnpg: Cnpg, s: string): stat.PanelBuilder[] {
     const { firstRecoverabilityPoint } = cnpgBackupMetrics(cnpg.method);
-    const s = cnpgSelector([cluster]);
     return [
         statPanel(args.runbookBaseUrl, {
             title: "WAL: since last archived",
-            description: `Time since ${cluster.name} last archived a WAL segment. Red from ${WAL_STALE_SECONDS / 3600} h, where CNPGBackupStale fires.`,
+            description: `Time since the row's cluster last archived a WAL segment. Red from ${WAL_STALE_SECONDS / 3600} h, where CNPGBackupStale fires.`,
             expr: `time() - max(cnpg_pg_stat_archiver_last_archived_time${s})`,
             unit: "s",
             red: WAL_STALE_SECONDS,
@@ -170,7 +187,7 @@ function walPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.PanelBu
         }),
         statPanel(args.runbookBaseUrl, {
             title: "WAL archiving",
-            description: `Instances of ${cluster.name} whose last WAL archive failure is newer than their last success (CNPGWALArchivingFailed). Red from 1.`,
+            description: `Instances of the row's cluster whose last WAL archive failure is newer than their last success (CNPGWALArchivingFailed). Red from 1.`,
             expr: `count(cnpg_pg_stat_archiver_last_failed_time${s} > cnpg_pg_stat_archiver_last_archived_time${s}) or vector(0)`,
             unit: "none",
             red: 1,
@@ -180,7 +197,7 @@ function walPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.PanelBu
         }),
         statPanel(args.runbookBaseUrl, {
             title: "Recovery window",
-            description: `How far back ${cluster.name} can be restored to a point in time: since its first recoverability point (${firstRecoverabilityPoint}).`,
+            description: `How far back the row's cluster can be restored to a point in time: since its first recoverability point (${firstRecoverabilityPoint}).`,
             expr: `time() - min(${firstRecoverabilityPoint}${s} > 0)`,
             unit: "s",
             runbooks: [PITR_RUNBOOK, alertRunbook("CNPGBaseBackupTooOld")],
@@ -189,22 +206,35 @@ function walPanels(args: AlertsArgs, cnpg: Cnpg, cluster: Cluster): stat.PanelBu
     ];
 }
 
-/** The CronJob paths: a row per SQL Server database, then the off-site copy and the restore drills. */
+/** The CronJob paths: a row per SQL Server database, then the off-site copy, then one row repeated per restore drill. */
 export function cronJobRows(args: AlertsArgs, l: Layout): void {
     for (const job of byKey(args.mssqlJobs, jobKey)) {
         l.row(`SQL Server ${job.namespace}/${job.cronJob}`);
-        for (const p of cronJobPanels(args, job, "MSSQLBackupMissing", "Backup")) l.panel(p);
+        for (const p of cronJobPanels(args, cronJobPath(job), "MSSQLBackupMissing", "Backup")) l.panel(p);
     }
     if ((args.offsiteJobs ?? []).length > 0) {
         l.row("Off-site copy");
         for (const job of byKey(args.offsiteJobs ?? [], jobKey)) {
-            for (const p of cronJobPanels(args, job, "OffsiteCopyStale", `Copy ${job.namespace}/${job.cronJob}`)) l.panel(p);
+            for (const p of cronJobPanels(args, cronJobPath(job), "OffsiteCopyStale", `Copy ${job.namespace}/${job.cronJob}`)) l.panel(p);
         }
     }
-    if ((args.drillJobs ?? []).length > 0) {
-        l.row("Restore drills");
-        for (const job of byKey(args.drillJobs ?? [], jobKey)) {
-            for (const p of cronJobPanels(args, job, "CNPGRestoreDrillOverdue", `Drill ${job.namespace}/${job.cronJob}`)) l.panel(p);
-        }
-    }
+    drillRows(args, l);
+}
+
+/** The scheduled restore drills: one CronJob per drilled database, all on the drills' schedule. */
+function drillRows(args: AlertsArgs, l: Layout): void {
+    const jobs = byKey(args.drillJobs ?? [], jobKey);
+    if (jobs.length === 0) return;
+    const schedules = [...new Set(jobs.map((j) => j.schedule))];
+    if (schedules.length !== 1)
+        throw new Error(`dashboard: the drill CronJobs have ${schedules.length} schedules, the repeated row one threshold`);
+    const d = repeated(
+        l,
+        "drill",
+        "Restore drill",
+        jobs.map((j) => ({ namespace: j.namespace, name: j.cronJob })),
+    );
+    l.row(`Restore drill ${d.path}`, d.variable);
+    const path = { schedule: schedules[0], selector: cronJobsSelector(d.namespaces, d.name), called: "the row's drill CronJob" };
+    for (const p of cronJobPanels(args, path, "CNPGRestoreDrillOverdue", "Drill", 12)) l.panel(p);
 }

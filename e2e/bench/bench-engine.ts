@@ -114,8 +114,8 @@ async function seedFleet(kubeconfig: string, n: number): Promise<Record<string, 
     return {
         ...localOverrides(),
         "backup:namespaces": namespaces,
-        // The dashboard draws a row per database and stops fitting its ConfigMap above about 150 (BENCHMARKS 3e): the
-        // fleets measure the backup paths, the same at every size.
+        // The dashboard off, as in BENCHMARKS 3e (when it had a row per database and did not fit above about 150): the
+        // fleets measure the backup paths, the same at every size, comparable with 3e.
         "backup:dashboard": { enabled: false },
         "backup:postgres": Array.from({ length: n }, (_, i) => ({ name: database(i), namespace: namespaces[i % namespaces.length] })),
     };

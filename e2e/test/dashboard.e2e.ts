@@ -1,6 +1,7 @@
 // Every query of the backup dashboard, as the real program renders it for both example stacks and for one with every
 // backup path on, goes through Prometheus' own parser: `promtool check rules` on a file holding each query as a
-// recording rule. The unit tests prove what the panels select; only promtool proves Prometheus will run them.
+// recording rule. The queries are those Grafana runs: the repeated rows drawn once per database, their variables filled
+// in (test/grafana.ts). The unit tests prove what the panels select; only promtool proves Prometheus will run them.
 //
 // promtool comes from e2e/toolchain.sh (component `promtool`, version PROMETHEUS_VERSION in e2e/versions.env), or
 // from $PROMTOOL when set. Needs no cluster: it uses nothing of the suite's shared hooks.
@@ -13,6 +14,7 @@ import { stringify } from "yaml";
 import { type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { dashboardQueries } from "../../components/dashboard";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
+import { shown, type Model } from "../../test/grafana";
 import { ROOT } from "../harness";
 
 /** Builds promtool (cached) and returns its path. */
@@ -37,7 +39,7 @@ function substituteGrafanaVariables(query: string): string {
     return query.replace(/\$\{?__(range|interval|rate_interval)\}?/g, "5m");
 }
 
-/** The dashboard JSON of `npm run render` for a stack file, run as its own process (the real program, mock engine). */
+/** What Grafana draws of the dashboard JSON of `npm run render` for a stack file, run as its own process (the real program, mock engine). */
 function renderedDashboard(stack: string, configFile: string): Dashboard {
     const res = spawnSync(process.execPath, [path.join(ROOT, "bin", "cli", "render.js"), "--stack", stack, "--config-file", configFile], {
         cwd: ROOT,
@@ -50,7 +52,7 @@ function renderedDashboard(stack: string, configFile: string): Dashboard {
     };
     const cm = resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "backup-dashboard-configmap");
     assert.ok(cm, `render ${stack} has no dashboard ConfigMap`);
-    return JSON.parse(Object.values(cm.inputs.data)[0]) as Dashboard;
+    return shown(JSON.parse(Object.values(cm.inputs.data)[0]) as Model) as unknown as Dashboard;
 }
 
 /** A copy of a stack file with `backup:` keys replaced. */
