@@ -78,6 +78,13 @@ export function loadImage(node: RealNode, ref: string, source: ImageSource, opti
     script([IMAGE_SH, "import", node.containerd, tar], node.env);
 }
 
+/** Builds (or copies from the cache) a Debian image with e2e/images/debian.sh (`--apt`, `--pip`, `--user` ...). */
+export function loadDebianImage(node: RealNode, ref: string, options: string[]): void {
+    const tar = path.join(node.tmp, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}.tar`);
+    script([path.join(ROOT, "e2e", "images", "debian.sh"), ref, tar, ...options], node.env);
+    script([IMAGE_SH, "import", node.containerd, tar], node.env);
+}
+
 /** Waits until `path` (a Pod) is Ready, and returns it. */
 export async function podReady(k: Kube, podPath: string, seconds = 120): Promise<KubeObject> {
     return waitFor(`pod ${podPath} Ready`, seconds, async () => {
