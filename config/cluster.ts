@@ -37,12 +37,13 @@ export const descheduler = z
             .default("5m"),
         /** Resources. Default 50m/64Mi requests, 500m/256Mi limits; the AWS stack sets 200m/128Mi limits. */
         resources: resources.default({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } }),
-        /** DefaultEvictor podProtections (descheduler 0.34+). Default: the built-in protections. */
+        /**
+         * DefaultEvictor podProtections (descheduler 0.34+). Default: the built-in protections. Only the names the
+         * descheduler's own validation accepts (0.36.0: ValidateDefaultEvictorArgs); any other stops it at startup.
+         */
         podProtections: z
             .strictObject({
-                extraEnabled: z
-                    .array(z.enum(["PodsWithPVC", "PodsWithoutPDB", "PodsWithResourceClaims", "PodsWithPDBBlockingSingleReplicaOwner"]))
-                    .default([]),
+                extraEnabled: z.array(z.enum(["PodsWithPVC", "PodsWithoutPDB", "PodsWithResourceClaims"])).default([]),
                 defaultDisabled: z
                     .array(z.enum(["PodsWithLocalStorage", "DaemonSetPods", "SystemCriticalPods", "FailedBarePods"]))
                     .default([]),

@@ -99,3 +99,26 @@ export async function podsOf(k: Kube, namespace: string, selector: string): Prom
     const list = await k.get(`${apiPath("", "v1", "pods", namespace)}?labelSelector=${encodeURIComponent(selector)}`);
     return ((list?.items as KubeObject[] | undefined) ?? []).filter(Boolean);
 }
+
+/**
+ * What a container of `pod` wrote (stdout and stderr, oldest first), read from the kubelet's pod log dir under the
+ * node's state dir (node.sh `podLogsDir`): the API server has no client certificate for the kubelet, so no `logs` call.
+ */
+export function podLog(node: RealNode, pod: KubeObject, container: string): string {
+    const meta = pod.metadata as { namespace: string; name: string; uid: string };
+    const state = node.env.BACKUP_PLATFORM_STATE ?? "/tmp/k8s-backup-platform-cluster";
+    const dir = path.join(state, "node", "pod-logs", `${meta.namespace}_${meta.name}_${meta.uid}`, container);
+    if (!fs.existsSync(dir)) return "";
+    // One file per container restart (`<restartCount>.log`; rotated files are not read: 10 MiB are never reached here).
+    const files = fs
+        .readdirSync(dir)
+        .filter((f) => /^\d+\.log$/.test(f))
+        .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    // CRI log lines: `<time> <stream> <P|F> <message>`; the message alone is what the container wrote.
+    return files
+        .map((f) => fs.readFileSync(path.join(dir, f), "utf8"))
+        .join("")
+        .split("\n")
+        .map((l) => l.replace(/^\S+ (stdout|stderr) [PF] /, ""))
+        .join("\n");
+}

@@ -3,13 +3,15 @@
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
 #                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone;
-#                                   promtool; kubelet and kube-scheduler, for e2e/node.sh)
+#                                   promtool; kubelet and kube-scheduler, for e2e/node.sh;
+#                                   descheduler, for its image on the e2e node)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
 #   e2e/toolchain.sh NAME...                only these: pulumi kubernetes etcd pulumi-resource-kubernetes
 #                                           pulumi-language-nodejs pulumi-resource-random
 #                                           velero velero-plugin-for-aws rclone promtool kubelet
+#                                           descheduler
 #   e2e/toolchain.sh --force NAME...        rebuild even if cached
 #   eval "$(e2e/toolchain.sh)"              build, then put everything on PATH
 #
@@ -580,6 +582,42 @@ build_promtool() {
   expect_output "promtool --version" "promtool, version ${v} " "${OUT}/promtool" --version
 }
 
+# --- descheduler ------------------------------------------------------------------------------
+
+# cmd/descheduler of sigs.k8s.io/descheduler, built as upstream's Makefile (`build.amd64`) does: CGO off, no tags,
+# pkg/version stamped in the form of upstream's release images, v<YYYYMMDD>-<tag> (pkg/version parses Major and Minor
+# from it, and the descheduler compares Minor with the API server's at startup), dated by the tag's time from the
+# proxy, which is also the build date (reproducible); the module zip has no commit, so gitsha1 and gitbranch stay
+# empty. Its go.mod pins k8s.io/kube-openapi by a replace (copied) and a godebug default (kept, as for Kubernetes).
+# -s -w as every binary here (upstream keeps the symbols; only the size differs).
+build_descheduler() {
+  local v="$1" dir="${BUILD_ROOT}/descheduler-$1" gomod r mod=sigs.k8s.io/descheduler m tagged stamp
+  CURRENT_STEP="download ${mod}@v${v}"
+  gomod="$(module_info "${mod}@v${v}" GoMod)"
+  tagged="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).Time || "")' \
+    "$(module_info "${mod}@v${v}" Info)")"
+  [[ "$tagged" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]] || die "no release time for ${mod}@v${v}: '${tagged}'"
+  stamp="v${tagged:0:4}${tagged:5:2}${tagged:8:2}-v${v}"
+  wrapper_module "$dir" "$(go_directive "$gomod")"
+  tools_file "$dir" "${mod}/cmd/descheduler"
+  (
+    cd "$dir"
+    go_mod_json "$gomod" | node -e '
+      const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      for (const g of j.Godebug || []) console.log(`${g.Key}=${g.Value}`);' |
+      while read -r m; do go mod edit -godebug "$m"; done
+    go mod edit -require "${mod}@v${v}"
+    while read -r r; do
+      [[ -n "$r" ]] && go mod edit -replace "$r"
+    done < <(non_local_replaces "$gomod")
+    step "go mod tidy (descheduler wrapper)" go mod tidy
+    step "go build descheduler" go build -trimpath \
+      -ldflags "-s -w -X ${mod}/pkg/version.version=${stamp} -X ${mod}/pkg/version.buildDate=${tagged}" \
+      -o "${OUT}/descheduler" "${mod}/cmd/descheduler"
+  )
+  expect_output "descheduler version" "Major:0 Minor:${v#0.} GitVersion:${stamp} " "${OUT}/descheduler" version
+}
+
 # --- main -------------------------------------------------------------------------------------
 
 FORCE=false
@@ -639,7 +677,10 @@ for c in "${COMPONENTS[@]}"; do
       FAIL_HINT="optional: built only when named (issue 15, the alert rules evaluated by promtool: e2e/test/alerts.e2e.ts)"
       component promtool "$PROMETHEUS_VERSION" \
         "r${RECIPE} promtool ${PROMETHEUS_MODULE_VERSION} ${PROMETHEUS_WRAPPER_REQUIRES}" build_promtool ;;
-    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes kubelet etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone promtool)" ;;
+    descheduler)
+      FAIL_HINT="optional: built only when named (issue 16, the Descheduler's image on the e2e node: e2e/test/descheduler-pod.e2e.ts)"
+      component descheduler "$DESCHEDULER_VERSION" "r${RECIPE} descheduler ${DESCHEDULER_VERSION} release-version-stamp" build_descheduler ;;
+    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes kubelet etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone promtool descheduler)" ;;
   esac
   FAIL_HINT=""
 done

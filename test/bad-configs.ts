@@ -280,6 +280,14 @@ export const BAD_CONFIGS: readonly BadConfig[] = [
         "not a valid label value",
     ),
     bm(
+        // The real descheduler (e2e/toolchain.sh descheduler, 0.36.0) refuses it at startup: "invalid pod protection
+        // policy in ExtraEnabled ... Valid options are: [PodsWithPVC PodsWithoutPDB PodsWithResourceClaims]".
+        "a pod protection the descheduler does not know",
+        (r) => (r.descheduler = { podProtections: { extraEnabled: ["PodsWithPDBBlockingSingleReplicaOwner"] } }),
+        "backup:descheduler.podProtections.extraEnabled[0]",
+        "PodsWithPVC",
+    ),
+    bm(
         "an alert label key with a space",
         (r) => (r.alerts = { labels: { "my release": "prometheus" } }),
         "backup:alerts.labels",
