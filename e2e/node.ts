@@ -78,6 +78,74 @@ export function loadImage(node: RealNode, ref: string, source: ImageSource, opti
     script([IMAGE_SH, "import", node.containerd, tar], node.env);
 }
 
+/**
+ * What a container of `pod` wrote (stdout and stderr, every restart), read from the kubelet's pod log dir under the
+ * node's state dir: the API server cannot reach the kubelet (it listens inside the node's network namespace), so
+ * `kubectl logs` does not work here. Lines lose their CRI prefix (time, stream, tag).
+ */
+export function containerLog(node: RealNode, pod: KubeObject, container: string): string {
+    const meta = pod.metadata as Obj;
+    const state = node.env.BACKUP_PLATFORM_STATE ?? "/tmp/k8s-backup-platform-cluster";
+    const dir = path.join(state, "node", "pod-logs", `${String(meta.namespace)}_${String(meta.name)}_${String(meta.uid)}`, container);
+    if (!fs.existsSync(dir)) return "";
+    return fs
+        .readdirSync(dir)
+        .filter((f) => /^\d+\.log$/.test(f))
+        .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+        .map((f) => fs.readFileSync(path.join(dir, f), "utf8"))
+        .join("")
+        .replace(/^\S+ (stdout|stderr) [FP] /gm, "");
+}
+
+/** What the kernel says of a container's main process (its /proc entries, read on the machine: same pid namespace). */
+export interface ContainerProcess {
+    readonly pid: number;
+    /** Real, effective, saved and filesystem uid (and gid). */
+    readonly uid: number[];
+    readonly gid: number[];
+    /** Effective capabilities, as the hex mask of /proc/PID/status. */
+    readonly capEff: string;
+    readonly noNewPrivs: boolean;
+    /** 0 off, 1 strict, 2 filter (a seccomp profile). */
+    readonly seccomp: number;
+    /** The container's root filesystem is mounted read-only. */
+    readonly rootReadOnly: boolean;
+    /** Peak resident memory so far (VmHWM), KiB. */
+    readonly peakRssKiB: number;
+}
+
+/** The running process of `containerID` (a pod status' `containerd://ID`), found in containerd's task list. */
+export function containerProcess(node: RealNode, containerID: string): ContainerProcess {
+    const id = containerID.replace(/^containerd:\/\//, "");
+    const res = spawnSync("ctr", ["--address", node.containerd, "-n", "k8s.io", "tasks", "ls"], { encoding: "utf8" });
+    const pid = Number(
+        res.stdout
+            .split("\n")
+            .find((l) => l.startsWith(`${id} `))
+            ?.split(/\s+/)[1],
+    );
+    assert.ok(pid > 0, `no running task ${id} in containerd:\n${res.stdout}${res.stderr}`);
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1].trim() ?? "";
+    // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...; the last mount at "/" is the one in effect.
+    const rootMount = fs
+        .readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+        .split("\n")
+        .map((l) => l.split(" "))
+        .filter((f) => f[4] === "/")
+        .pop();
+    return {
+        pid,
+        uid: field("Uid").split(/\s+/).map(Number),
+        gid: field("Gid").split(/\s+/).map(Number),
+        capEff: field("CapEff"),
+        noNewPrivs: field("NoNewPrivs") === "1",
+        seccomp: Number(field("Seccomp")),
+        rootReadOnly: (rootMount?.[5] ?? "").split(",").includes("ro"),
+        peakRssKiB: parseInt(field("VmHWM"), 10),
+    };
+}
+
 /** Waits until `path` (a Pod) is Ready, and returns it. */
 export async function podReady(k: Kube, podPath: string, seconds = 120): Promise<KubeObject> {
     return waitFor(`pod ${podPath} Ready`, seconds, async () => {
