@@ -160,3 +160,32 @@ export async function podsOf(k: Kube, namespace: string, selector: string): Prom
     const list = await k.get(`${apiPath("", "v1", "pods", namespace)}?labelSelector=${encodeURIComponent(selector)}`);
     return ((list?.items as KubeObject[] | undefined) ?? []).filter(Boolean);
 }
+
+/** The statuses of a pod's init containers and containers. */
+function containerStatuses(pod: KubeObject): Obj[] {
+    const status = pod.status as Obj | undefined;
+    return [...((status?.initContainerStatuses as Obj[] | undefined) ?? []), ...((status?.containerStatuses as Obj[] | undefined) ?? [])];
+}
+
+/** Why a container of `pod` will not start without a change (a crash loop, a missing image, a bad spec), if one will not. */
+export function podStuck(pod: KubeObject): string | undefined {
+    for (const c of containerStatuses(pod)) {
+        const waiting = (c.state as Obj | undefined)?.waiting as { reason?: string; message?: string } | undefined;
+        const reason = waiting?.reason ?? "";
+        if (/CrashLoopBackOff|Err|Invalid|CreateContainer/.test(reason)) return `${String(c.name)}: ${reason} ${waiting?.message ?? ""}`;
+    }
+    return undefined;
+}
+
+/** A pod's container states and the end of each container's log, for a failure message. */
+export function describePod(node: RealNode, pod: KubeObject): string {
+    const lines = [`pod ${String((pod.metadata as Obj).name)}: ${String((pod.status as Obj | undefined)?.phase)}`];
+    for (const c of containerStatuses(pod)) {
+        lines.push(
+            `  ${String(c.name)}: restarts ${String(c.restartCount)}, state ${JSON.stringify(c.state)}, last ${JSON.stringify(c.lastState)}`,
+        );
+        const tail = containerLog(node, pod, String(c.name)).split("\n").slice(-15);
+        lines.push(...tail.map((l) => `    | ${l}`));
+    }
+    return lines.join("\n");
+}

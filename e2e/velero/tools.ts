@@ -7,7 +7,8 @@ import * as os from "os";
 import * as path from "path";
 import { ROOT } from "../harness";
 
-const CACHE =
+/** The toolchain cache (e2e/toolchain.sh): binaries under bin/<name>-<version>/. */
+export const CACHE =
     process.env.BACKUP_PLATFORM_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "k8s-backup-platform");
 
 /** e2e/versions.env as a record. */
