@@ -85,6 +85,74 @@ export function loadDebianImage(node: RealNode, ref: string, options: string[]):
     script([IMAGE_SH, "import", node.containerd, tar], node.env);
 }
 
+/**
+ * What a container of `pod` wrote (stdout and stderr, every restart), read from the kubelet's pod log dir under the
+ * node's state dir: the API server cannot reach the kubelet (it listens inside the node's network namespace), so
+ * `kubectl logs` does not work here. Lines lose their CRI prefix (time, stream, tag).
+ */
+export function containerLog(node: RealNode, pod: KubeObject, container: string): string {
+    const meta = pod.metadata as Obj;
+    const state = node.env.BACKUP_PLATFORM_STATE ?? "/tmp/k8s-backup-platform-cluster";
+    const dir = path.join(state, "node", "pod-logs", `${String(meta.namespace)}_${String(meta.name)}_${String(meta.uid)}`, container);
+    if (!fs.existsSync(dir)) return "";
+    return fs
+        .readdirSync(dir)
+        .filter((f) => /^\d+\.log$/.test(f))
+        .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+        .map((f) => fs.readFileSync(path.join(dir, f), "utf8"))
+        .join("")
+        .replace(/^\S+ (stdout|stderr) [FP] /gm, "");
+}
+
+/** What the kernel says of a container's main process (its /proc entries, read on the machine: same pid namespace). */
+export interface ContainerProcess {
+    readonly pid: number;
+    /** Real, effective, saved and filesystem uid (and gid). */
+    readonly uid: number[];
+    readonly gid: number[];
+    /** Effective capabilities, as the hex mask of /proc/PID/status. */
+    readonly capEff: string;
+    readonly noNewPrivs: boolean;
+    /** 0 off, 1 strict, 2 filter (a seccomp profile). */
+    readonly seccomp: number;
+    /** The container's root filesystem is mounted read-only. */
+    readonly rootReadOnly: boolean;
+    /** Peak resident memory so far (VmHWM), KiB. */
+    readonly peakRssKiB: number;
+}
+
+/** The running process of `containerID` (a pod status' `containerd://ID`), found in containerd's task list. */
+export function containerProcess(node: RealNode, containerID: string): ContainerProcess {
+    const id = containerID.replace(/^containerd:\/\//, "");
+    const res = spawnSync("ctr", ["--address", node.containerd, "-n", "k8s.io", "tasks", "ls"], { encoding: "utf8" });
+    const pid = Number(
+        res.stdout
+            .split("\n")
+            .find((l) => l.startsWith(`${id} `))
+            ?.split(/\s+/)[1],
+    );
+    assert.ok(pid > 0, `no running task ${id} in containerd:\n${res.stdout}${res.stderr}`);
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1].trim() ?? "";
+    // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...; the last mount at "/" is the one in effect.
+    const rootMount = fs
+        .readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+        .split("\n")
+        .map((l) => l.split(" "))
+        .filter((f) => f[4] === "/")
+        .pop();
+    return {
+        pid,
+        uid: field("Uid").split(/\s+/).map(Number),
+        gid: field("Gid").split(/\s+/).map(Number),
+        capEff: field("CapEff"),
+        noNewPrivs: field("NoNewPrivs") === "1",
+        seccomp: Number(field("Seccomp")),
+        rootReadOnly: (rootMount?.[5] ?? "").split(",").includes("ro"),
+        peakRssKiB: parseInt(field("VmHWM"), 10),
+    };
+}
+
 /** Waits until `path` (a Pod) is Ready, and returns it. */
 export async function podReady(k: Kube, podPath: string, seconds = 120): Promise<KubeObject> {
     return waitFor(`pod ${podPath} Ready`, seconds, async () => {
@@ -100,25 +168,31 @@ export async function podsOf(k: Kube, namespace: string, selector: string): Prom
     return ((list?.items as KubeObject[] | undefined) ?? []).filter(Boolean);
 }
 
-/**
- * What a container of `pod` wrote (stdout and stderr, oldest first), read from the kubelet's pod log dir under the
- * node's state dir (node.sh `podLogsDir`): the API server has no client certificate for the kubelet, so no `logs` call.
- */
-export function podLog(node: RealNode, pod: KubeObject, container: string): string {
-    const meta = pod.metadata as { namespace: string; name: string; uid: string };
-    const state = node.env.BACKUP_PLATFORM_STATE ?? "/tmp/k8s-backup-platform-cluster";
-    const dir = path.join(state, "node", "pod-logs", `${meta.namespace}_${meta.name}_${meta.uid}`, container);
-    if (!fs.existsSync(dir)) return "";
-    // One file per container restart (`<restartCount>.log`; rotated files are not read: 10 MiB are never reached here).
-    const files = fs
-        .readdirSync(dir)
-        .filter((f) => /^\d+\.log$/.test(f))
-        .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
-    // CRI log lines: `<time> <stream> <P|F> <message>`; the message alone is what the container wrote.
-    return files
-        .map((f) => fs.readFileSync(path.join(dir, f), "utf8"))
-        .join("")
-        .split("\n")
-        .map((l) => l.replace(/^\S+ (stdout|stderr) [PF] /, ""))
-        .join("\n");
+/** The statuses of a pod's init containers and containers. */
+function containerStatuses(pod: KubeObject): Obj[] {
+    const status = pod.status as Obj | undefined;
+    return [...((status?.initContainerStatuses as Obj[] | undefined) ?? []), ...((status?.containerStatuses as Obj[] | undefined) ?? [])];
+}
+
+/** Why a container of `pod` will not start without a change (a crash loop, a missing image, a bad spec), if one will not. */
+export function podStuck(pod: KubeObject): string | undefined {
+    for (const c of containerStatuses(pod)) {
+        const waiting = (c.state as Obj | undefined)?.waiting as { reason?: string; message?: string } | undefined;
+        const reason = waiting?.reason ?? "";
+        if (/CrashLoopBackOff|Err|Invalid|CreateContainer/.test(reason)) return `${String(c.name)}: ${reason} ${waiting?.message ?? ""}`;
+    }
+    return undefined;
+}
+
+/** A pod's container states and the end of each container's log, for a failure message. */
+export function describePod(node: RealNode, pod: KubeObject): string {
+    const lines = [`pod ${String((pod.metadata as Obj).name)}: ${String((pod.status as Obj | undefined)?.phase)}`];
+    for (const c of containerStatuses(pod)) {
+        lines.push(
+            `  ${String(c.name)}: restarts ${String(c.restartCount)}, state ${JSON.stringify(c.state)}, last ${JSON.stringify(c.lastState)}`,
+        );
+        const tail = containerLog(node, pod, String(c.name)).split("\n").slice(-15);
+        lines.push(...tail.map((l) => `    | ${l}`));
+    }
+    return lines.join("\n");
 }

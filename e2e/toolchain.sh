@@ -2,16 +2,16 @@
 # Builds the end-to-end toolchain from Go modules and caches it outside the repo, keyed by version:
 #   <cache>/bin/<name>-<version>/   pulumi, pulumi-resource-kubernetes, kube-apiserver,
 #                                   kube-controller-manager, kubectl, etcd
-#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; rclone;
-#                                   promtool; kubelet and kube-scheduler, for e2e/node.sh;
-#                                   descheduler, for its image on the e2e node)
+#                                   (optional: velero; velero-plugin-for-aws, a --plugin-dir; cp-plugin, the
+#                                   plugin image's entrypoint; rclone; promtool; kubelet and kube-scheduler,
+#                                   for e2e/node.sh; descheduler, for its image on the e2e node)
 #   <cache>/env.sh                  exports PATH with every bin dir (also printed as the last line)
 #
 #   e2e/toolchain.sh                        build what is missing (DEFAULT_COMPONENTS in versions.env)
 #   e2e/toolchain.sh NAME...                only these: pulumi kubernetes etcd pulumi-resource-kubernetes
 #                                           pulumi-language-nodejs pulumi-resource-random
-#                                           velero velero-plugin-for-aws rclone promtool kubelet
-#                                           descheduler
+#                                           velero velero-plugin-for-aws cp-plugin rclone promtool
+#                                           kubelet descheduler
 #   e2e/toolchain.sh --force NAME...        rebuild even if cached
 #   eval "$(e2e/toolchain.sh)"              build, then put everything on PATH
 #
@@ -525,6 +525,28 @@ build_velero_plugin_for_aws() {
   expect_output "velero-plugin-for-aws (go-plugin handshake)" "This binary is a plugin" "${OUT}/velero-plugin-for-aws"
 }
 
+# cp-plugin: the plugin image's entrypoint (upstream's Dockerfile builds ./hack/cp-plugin beside the plugin and runs
+# `cp-plugin /plugins/velero-plugin-for-aws /target/velero-plugin-for-aws` as the chart's init container). A main
+# package of the same module at the same version, standard library only; its own bin dir, so the plugin's stays
+# usable as `--plugin-dir` (Velero would try to run every executable there as a plugin).
+build_cp_plugin() {
+  local v="$1" dir="${BUILD_ROOT}/cp-plugin-$1" gomod r mod=github.com/vmware-tanzu/velero-plugin-for-aws
+  CURRENT_STEP="download ${mod}@v${v}"
+  gomod="$(module_info "${mod}@v${v}" GoMod)"
+  wrapper_module "$dir" "$(go_directive "$gomod")"
+  tools_file "$dir" "${mod}/hack/cp-plugin"
+  (
+    cd "$dir"
+    go mod edit -require "${mod}@v${v}"
+    while read -r r; do
+      [[ -n "$r" ]] && go mod edit -replace "$r"
+    done < <(non_local_replaces "$gomod")
+    step "go mod tidy (cp-plugin wrapper)" go mod tidy
+    step "go build cp-plugin" "${GO_BUILD[@]}" -ldflags "-s -w" -o "${OUT}/cp-plugin" "${mod}/hack/cp-plugin"
+  )
+  expect_output "cp-plugin (usage)" "requires two arguments" "${OUT}/cp-plugin"
+}
+
 # --- rclone -----------------------------------------------------------------------------------
 
 # rclone's main package is its module root; the release tag's fs/versiontag.go already says the
@@ -670,6 +692,10 @@ for c in "${COMPONENTS[@]}"; do
       FAIL_HINT="optional: built only when named (issue 13, Velero backups and restores for real)"
       component velero-plugin-for-aws "$VELERO_PLUGIN_FOR_AWS_VERSION" \
         "r${RECIPE} velero-plugin-for-aws ${VELERO_PLUGIN_FOR_AWS_VERSION}" build_velero_plugin_for_aws ;;
+    cp-plugin)
+      FAIL_HINT="optional: built only when named (issue 16, the plugin image's init container on the e2e node)"
+      component cp-plugin "$VELERO_PLUGIN_FOR_AWS_VERSION" \
+        "r${RECIPE} cp-plugin velero-plugin-for-aws ${VELERO_PLUGIN_FOR_AWS_VERSION}" build_cp_plugin ;;
     rclone)
       FAIL_HINT="optional: built only when named (issue 13, the off-site copy run for real: e2e/offsite)"
       component rclone "$RCLONE_VERSION" "r${RECIPE} rclone ${RCLONE_VERSION} fs.Version" build_rclone ;;
@@ -680,7 +706,7 @@ for c in "${COMPONENTS[@]}"; do
     descheduler)
       FAIL_HINT="optional: built only when named (issue 16, the Descheduler's image on the e2e node: e2e/test/descheduler-pod.e2e.ts)"
       component descheduler "$DESCHEDULER_VERSION" "r${RECIPE} descheduler ${DESCHEDULER_VERSION} release-version-stamp" build_descheduler ;;
-    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes kubelet etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws rclone promtool descheduler)" ;;
+    *) die "unknown component '${c}' (known: pulumi pulumi-language-nodejs kubernetes kubelet etcd pulumi-resource-kubernetes pulumi-resource-random velero velero-plugin-for-aws cp-plugin rclone promtool descheduler)" ;;
   esac
   FAIL_HINT=""
 done

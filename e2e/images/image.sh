@@ -2,22 +2,24 @@
 # Container images without a registry (issue 16): a root filesystem wrapped as an OCI image archive (one
 # uncompressed layer, reproducible: same files, same digest) and imported into the e2e node's containerd.
 #
-#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint PATH] [--user UID[:GID]]
-#                                     DIR's files as the image's one layer
+#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint ARG]... [--user UID[:GID]]
+#                                     DIR's files as the image's one layer; each --entrypoint adds one element
+#                                     of the entrypoint (the command, then its arguments, as a Dockerfile's
+#                                     ENTRYPOINT ["cp-plugin", "SRC", "DEST"])
 #   e2e/images/image.sh go CMD NAME:TAG OUT.tar [--user UID[:GID]]
 #                                     e2e/images/CMD (a main package of this folder's Go module), built static,
 #                                     alone in a scratch image as /CMD (its entrypoint)
 #   e2e/images/image.sh files NAME:TAG OUT.tar --file SRC:/DEST [--file ...] [--dir /DEST[:MODE]]
-#                                     [--entrypoint PATH] [--user UID[:GID]]
+#                                     [--entrypoint ARG]... [--user UID[:GID]]
 #                                     files built elsewhere (e.g. by e2e/toolchain.sh) in a scratch image: each SRC
 #                                     (symlinks followed, mode kept) at /DEST; --dir makes an empty directory
 #                                     (default mode 755; e.g. /tmp:1777)
 #   e2e/images/image.sh import SOCKET OUT.tar...
 #                                     `ctr -n k8s.io images import` into the containerd at SOCKET
 #
-# NAME:TAG is the name the program or chart pins (e.g. registry.k8s.io/pause:3.10.1): the archive's manifest
-# carries it as `io.containerd.image.name`, so pods find the image under that name with imagePullPolicy
-# Never or IfNotPresent.
+# NAME:TAG is the name the program or chart pins (e.g. registry.k8s.io/pause:3.10.1, velero/velero:v1.17.1): the
+# archive's manifest carries it, normalized as a pull would store it (docker.io/velero/velero:v1.17.1), as
+# `io.containerd.image.name`, so pods find the image under that name with imagePullPolicy Never or IfNotPresent.
 # Inline Node.js snippets are single-quoted on purpose ($ belongs to JavaScript there).
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -32,9 +34,10 @@ usage() {
   exit 2
 }
 
-# oci_archive DIR NAME:TAG OUT ENTRYPOINT USER
+# oci_archive DIR NAME:TAG OUT USER [ENTRYPOINT ARG...]
 oci_archive() {
-  local rootfs="$1" ref="$2" out="$3" entrypoint="$4" user="$5" work
+  local rootfs="$1" ref="$2" out="$3" user="$4" work
+  shift 4
   [[ -d "$rootfs" ]] || die "not a directory: ${rootfs}"
   [[ "$ref" == *:* && "${ref##*:}" != */* ]] || die "image reference needs a tag: ${ref}"
   work="$(mktemp -d "${TMPDIR:-/tmp}/image.XXXXXX")"
@@ -46,7 +49,13 @@ oci_archive() {
     -C "$rootfs" -cf "${work}/layer.tar" .
   node -e '
     const fs = require("fs"), path = require("path"), crypto = require("crypto");
-    const [work, ref, entrypoint, user] = process.argv.slice(1);
+    const [work, ref, user, ...entrypoint] = process.argv.slice(1);
+    // The name a pull would store (docker.io/ for names without a registry, docker.io/library/ for one-part names):
+    // the kubelet asks containerd for the normalized reference, so a short name alone is never found.
+    const slash = ref.indexOf("/");
+    const registry = slash < 0 ? "" : ref.slice(0, slash);
+    const fullName =
+      slash < 0 ? `docker.io/library/${ref}` : /[.:]/.test(registry) || registry === "localhost" ? ref : `docker.io/${ref}`;
     const blobs = path.join(work, "blobs", "sha256");
     const put = (buf) => {
       const hex = crypto.createHash("sha256").update(buf).digest("hex");
@@ -62,7 +71,7 @@ oci_archive() {
       config: {
         Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
         WorkingDir: "/",
-        ...(entrypoint ? { Entrypoint: [entrypoint] } : {}),
+        ...(entrypoint.length ? { Entrypoint: entrypoint } : {}),
         ...(user ? { User: user } : {}),
       },
       rootfs: { type: "layers", diff_ids: [layerDesc.digest] },
@@ -85,7 +94,7 @@ oci_archive() {
           ...manifestDesc,
           platform: { architecture: "amd64", os: "linux" },
           annotations: {
-            "io.containerd.image.name": ref,
+            "io.containerd.image.name": fullName,
             "org.opencontainers.image.ref.name": ref.slice(ref.lastIndexOf(":") + 1),
           },
         },
@@ -93,26 +102,26 @@ oci_archive() {
     };
     fs.writeFileSync(path.join(work, "index.json"), JSON.stringify(index));
     fs.writeFileSync(path.join(work, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    console.log(manifestDesc.digest);
-  ' "$work" "$ref" "$entrypoint" "$user" >"${work}/digest"
+    console.log(`${fullName} ${manifestDesc.digest}`);
+  ' "$work" "$ref" "$user" "$@" >"${work}/digest"
   mkdir -p "$(dirname "$out")"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf "${out}.tmp" oci-layout index.json blobs
   mv "${out}.tmp" "$out"
-  log "${ref} $(<"${work}/digest") -> ${out} ($(du -h "$out" | cut -f1))"
+  log "$(<"${work}/digest") -> ${out} ($(du -h "$out" | cut -f1))"
 }
 
 cmd_rootfs() {
   (($# >= 3)) || usage
-  local dir="$1" ref="$2" out="$3" entrypoint="" user=""
+  local dir="$1" ref="$2" out="$3" user="" entrypoint=()
   shift 3
   while (($#)); do
     case "$1" in
-      --entrypoint) entrypoint="$2" && shift 2 ;;
+      --entrypoint) entrypoint+=("$2") && shift 2 ;;
       --user) user="$2" && shift 2 ;;
       *) die "unknown option: $1" ;;
     esac
   done
-  oci_archive "$dir" "$ref" "$out" "$entrypoint" "$user"
+  oci_archive "$dir" "$ref" "$out" "$user" "${entrypoint[@]}"
 }
 
 cmd_go() {
@@ -134,12 +143,12 @@ cmd_go() {
     CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "${rootfs}/${cmd}" "./${cmd}"
   ) || die "go build ./${cmd} failed"
   chmod 755 "$rootfs"
-  oci_archive "$rootfs" "$ref" "$out" "/${cmd}" "$user"
+  oci_archive "$rootfs" "$ref" "$out" "$user" "/${cmd}"
 }
 
 cmd_files() {
   (($# >= 2)) || usage
-  local ref="$1" out="$2" entrypoint="" user="" rootfs spec src dest mode
+  local ref="$1" out="$2" user="" rootfs spec src dest mode entrypoint=()
   shift 2
   rootfs="$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")"
   # shellcheck disable=SC2064
@@ -162,12 +171,12 @@ cmd_files() {
         mkdir -p "${rootfs}${dest}"
         chmod "$mode" "${rootfs}${dest}"
         ;;
-      --entrypoint) entrypoint="$2" && shift 2 ;;
+      --entrypoint) entrypoint+=("$2") && shift 2 ;;
       --user) user="$2" && shift 2 ;;
       *) die "unknown option: $1" ;;
     esac
   done
-  oci_archive "$rootfs" "$ref" "$out" "$entrypoint" "$user"
+  oci_archive "$rootfs" "$ref" "$out" "$user" "${entrypoint[@]}"
 }
 
 cmd_import() {

@@ -15,7 +15,7 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { CHART_PATHS, kube, localOverrides, ROOT, settledNamespace } from "../harness";
-import { inNode, loadImage, NODE_NAME, podLog, podsOf, startNode, stopNode, type RealNode } from "../node";
+import { inNode, loadImage, NODE_NAME, containerLog, podsOf, startNode, stopNode, type RealNode } from "../node";
 import { CACHE, sh, VERSIONS, waitFor } from "../velero/tools";
 import { Workspace } from "../workspace";
 import { shared } from "./hooks";
@@ -220,9 +220,9 @@ describe("the program's Descheduler runs as real pods (real chart, image built h
         // One pod acquired the lease and ran a descheduling cycle; the others are waiting for it.
         const leaderPod = pods.find((p) => meta(p).name === leader)!;
         await waitFor("the leader's first descheduling cycle in its log", 60, () =>
-            Promise.resolve(CYCLE.test(podLog(node!, leaderPod, "descheduler")) ? true : undefined),
+            Promise.resolve(CYCLE.test(containerLog(node!, leaderPod, "descheduler")) ? true : undefined),
         );
-        const logs = Object.fromEntries(pods.map((p) => [meta(p).name, podLog(node!, p, "descheduler")]));
+        const logs = Object.fromEntries(pods.map((p) => [meta(p).name, containerLog(node!, p, "descheduler")]));
         assert.match(logs[leader], /"Successfully acquired lease" lock="kube-system\/descheduler"/);
         for (const n of names.filter((n) => n !== leader)) {
             assert.match(logs[n], /"Attempting to acquire leader lease\.\.\." lock="kube-system\/descheduler"/, n);
@@ -352,7 +352,7 @@ describe("the program's Descheduler runs as real pods (real chart, image built h
             const phase = (p?.status as Obj | undefined)?.phase;
             return phase === "Succeeded" || phase === "Failed" ? p : undefined;
         });
-        const out = podLog(node!, done, "descheduler");
+        const out = containerLog(node!, done, "descheduler");
         log(`one-shot run ${String((done.status as Obj).phase)} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         assert.strictEqual((done.status as Obj).phase, "Succeeded", out.slice(-3000));
 

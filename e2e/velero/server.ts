@@ -16,7 +16,15 @@ import { baseEnv, listBucket, parseCredentials, portFree, sh, sleep, VELERO_BIN,
 type Obj = Record<string, unknown>;
 
 /** The phases of a Backup or Restore that are still running. */
-const RUNNING = ["New", "Queued", "ReadyToStart", "InProgress", "WaitingForPluginOperations", "Finalizing", "FinalizingPartiallyFailed"];
+export const RUNNING = [
+    "New",
+    "Queued",
+    "ReadyToStart",
+    "InProgress",
+    "WaitingForPluginOperations",
+    "Finalizing",
+    "FinalizingPartiallyFailed",
+];
 
 async function established(k: Kube, name: string): Promise<void> {
     const p = apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, name);

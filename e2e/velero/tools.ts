@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { ROOT } from "../harness";
 
+/** The toolchain cache (e2e/toolchain.sh): binaries under bin/<name>-<version>/. */
 export const CACHE =
     process.env.BACKUP_PLATFORM_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "k8s-backup-platform");
 
