@@ -31,7 +31,7 @@ import {
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
 import { loadVeleroImages, type VeleroImages } from "../velero/images";
-import { RUNNING, upgradeCrds } from "../velero/server";
+import { removeUpgradedCrds, RUNNING, upgradeCrds } from "../velero/server";
 import { listBucket, parseCredentials, VERSIONS, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
@@ -150,13 +150,14 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
                 await waitFor("the velero pods gone", 180, async () => ((await podsOf(k, NS, SELECTOR)).length === 0 ? true : undefined));
                 log(`Deployment velero deleted, its pod gone in ${secs(t0)}`);
             }
+            if (process.env.E2E_KEEP !== "1") {
+                ws?.remove();
+                if (k) await removeUpgradedCrds(k);
+            }
         } finally {
             k?.close();
             stopNode(node);
-            if (process.env.E2E_KEEP !== "1") {
-                ws?.remove();
-                if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-            }
+            if (tmp && process.env.E2E_KEEP !== "1") fs.rmSync(tmp, { recursive: true, force: true });
         }
     });
 

@@ -13,7 +13,7 @@ import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { CHART_PATHS, kube } from "../harness";
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
-import { upgradeCrds, VeleroServer } from "../velero/server";
+import { removeUpgradedCrds, upgradeCrds, VeleroServer } from "../velero/server";
 import { buildVelero, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
@@ -86,11 +86,12 @@ describe("Velero backs up and restores for real (real chart, real velero server,
                 log(`velero server errors and warnings (last 40):\n${velero.logTail(40, /level=(error|warning)/)}`);
             log(`what ran:\n${velero.ran.map((r) => `        ${r}`).join("\n")}`);
         }
-        k?.close();
         if (process.env.E2E_KEEP !== "1") {
             ws?.remove();
+            if (k) await removeUpgradedCrds(k);
             if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
         }
+        k?.close();
     });
 
     it("the Rook stand-in binds the program's Velero bucket claim", async () => {

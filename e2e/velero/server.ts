@@ -75,6 +75,27 @@ export async function upgradeCrds(k: Kube, tmp: string): Promise<string[]> {
     return changed;
 }
 
+/**
+ * Deletes the CRDs upgradeCrds applied (and the snapshot stand-ins), once the suite that upgraded them is done. The
+ * program retains Velero's CRDs on destroy (deleting them deletes every Backup object), so without this the next suite's
+ * `pulumi up` meets fields owned by "velero-crd-upgrade" and fails with a server-side apply conflict.
+ */
+export async function removeUpgradedCrds(k: Kube): Promise<void> {
+    const crds = await k.list(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions"));
+    const ours = crds
+        .filter((c) =>
+            (((c.metadata as Obj).managedFields as { manager?: string }[] | undefined) ?? []).some(
+                (f) => f.manager === "velero-crd-upgrade" || f.manager === "e2e-csi-snapshot-standin",
+            ),
+        )
+        .map((c) => apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, (c.metadata as Obj).name as string));
+    for (const p of ours) await k.delete(p);
+    await waitFor(`${ours.length} upgraded CRDs deleted`, 120, async () => {
+        for (const p of ours) if (await k.get(p)) return undefined;
+        return true;
+    });
+}
+
 /** A running `velero server` and the CLI beside it, pointed at the local API server. */
 export class VeleroServer {
     /** Every command line run, for the test's closing log. */
