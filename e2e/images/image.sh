@@ -2,18 +2,22 @@
 # Container images without a registry (issue 16): a root filesystem wrapped as an OCI image archive (one
 # uncompressed layer, reproducible: same files, same digest) and imported into the e2e node's containerd.
 #
-#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint PATH] [--user UID[:GID]]
+#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint PATH] [--user UID[:GID]] [--env K=V]...
+#                                     [--workdir DIR]
 #                                     DIR's files as the image's one layer
 #   e2e/images/image.sh go CMD NAME:TAG OUT.tar [--user UID[:GID]]
 #                                     e2e/images/CMD (a main package of this folder's Go module), built static,
 #                                     alone in a scratch image as /CMD (its entrypoint)
 #   e2e/images/image.sh files NAME:TAG OUT.tar --file SRC:/DEST [--file ...] [--dir /DEST[:MODE]]
-#                                     [--entrypoint PATH] [--user UID[:GID]]
+#                                     [--entrypoint PATH] [--user UID[:GID]] [--env K=V]... [--workdir DIR]
 #                                     files built elsewhere (e.g. by e2e/toolchain.sh) in a scratch image: each SRC
 #                                     (symlinks followed, mode kept) at /DEST; --dir makes an empty directory
 #                                     (default mode 755; e.g. /tmp:1777)
 #   e2e/images/image.sh import SOCKET OUT.tar...
 #                                     `ctr -n k8s.io images import` into the containerd at SOCKET
+#
+# --env adds to the image's environment (PATH is always set, as in Debian's and Alpine's images); --workdir sets its
+# working directory (default /). Both matter for stand-ins of upstream images (e2e/images/upstream.sh).
 #
 # NAME:TAG is the name the program or chart pins (e.g. registry.k8s.io/pause:3.10.1): the archive's manifest
 # carries it as `io.containerd.image.name`, so pods find the image under that name with imagePullPolicy
@@ -32,9 +36,10 @@ usage() {
   exit 2
 }
 
-# oci_archive DIR NAME:TAG OUT ENTRYPOINT USER
+# oci_archive DIR NAME:TAG OUT ENTRYPOINT USER WORKDIR [K=V...]
 oci_archive() {
-  local rootfs="$1" ref="$2" out="$3" entrypoint="$4" user="$5" work
+  local rootfs="$1" ref="$2" out="$3" entrypoint="$4" user="$5" workdir="${6:-/}" work
+  shift 6
   [[ -d "$rootfs" ]] || die "not a directory: ${rootfs}"
   [[ "$ref" == *:* && "${ref##*:}" != */* ]] || die "image reference needs a tag: ${ref}"
   work="$(mktemp -d "${TMPDIR:-/tmp}/image.XXXXXX")"
@@ -46,7 +51,7 @@ oci_archive() {
     -C "$rootfs" -cf "${work}/layer.tar" .
   node -e '
     const fs = require("fs"), path = require("path"), crypto = require("crypto");
-    const [work, ref, entrypoint, user] = process.argv.slice(1);
+    const [work, ref, entrypoint, user, workdir, ...env] = process.argv.slice(1);
     const blobs = path.join(work, "blobs", "sha256");
     const put = (buf) => {
       const hex = crypto.createHash("sha256").update(buf).digest("hex");
@@ -60,8 +65,8 @@ oci_archive() {
       architecture: "amd64",
       os: "linux",
       config: {
-        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        WorkingDir: "/",
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...env],
+        WorkingDir: workdir,
         ...(entrypoint ? { Entrypoint: [entrypoint] } : {}),
         ...(user ? { User: user } : {}),
       },
@@ -94,25 +99,30 @@ oci_archive() {
     fs.writeFileSync(path.join(work, "index.json"), JSON.stringify(index));
     fs.writeFileSync(path.join(work, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     console.log(manifestDesc.digest);
-  ' "$work" "$ref" "$entrypoint" "$user" >"${work}/digest"
+  ' "$work" "$ref" "$entrypoint" "$user" "$workdir" "$@" >"${work}/digest"
   mkdir -p "$(dirname "$out")"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf "${out}.tmp" oci-layout index.json blobs
   mv "${out}.tmp" "$out"
   log "${ref} $(<"${work}/digest") -> ${out} ($(du -h "$out" | cut -f1))"
 }
 
+# check_env K=V: dies unless it is one.
+check_env() { [[ "$1" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env needs NAME=VALUE: $1"; }
+
 cmd_rootfs() {
   (($# >= 3)) || usage
-  local dir="$1" ref="$2" out="$3" entrypoint="" user=""
+  local dir="$1" ref="$2" out="$3" entrypoint="" user="" workdir=/ env=()
   shift 3
   while (($#)); do
     case "$1" in
       --entrypoint) entrypoint="$2" && shift 2 ;;
       --user) user="$2" && shift 2 ;;
+      --env) check_env "$2" && env+=("$2") && shift 2 ;;
+      --workdir) workdir="$2" && shift 2 ;;
       *) die "unknown option: $1" ;;
     esac
   done
-  oci_archive "$dir" "$ref" "$out" "$entrypoint" "$user"
+  oci_archive "$dir" "$ref" "$out" "$entrypoint" "$user" "$workdir" "${env[@]}"
 }
 
 cmd_go() {
@@ -134,12 +144,12 @@ cmd_go() {
     CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "${rootfs}/${cmd}" "./${cmd}"
   ) || die "go build ./${cmd} failed"
   chmod 755 "$rootfs"
-  oci_archive "$rootfs" "$ref" "$out" "/${cmd}" "$user"
+  oci_archive "$rootfs" "$ref" "$out" "/${cmd}" "$user" /
 }
 
 cmd_files() {
   (($# >= 2)) || usage
-  local ref="$1" out="$2" entrypoint="" user="" rootfs spec src dest mode
+  local ref="$1" out="$2" entrypoint="" user="" workdir=/ env=() rootfs spec src dest mode
   shift 2
   rootfs="$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")"
   # shellcheck disable=SC2064
@@ -164,10 +174,12 @@ cmd_files() {
         ;;
       --entrypoint) entrypoint="$2" && shift 2 ;;
       --user) user="$2" && shift 2 ;;
+      --env) check_env "$2" && env+=("$2") && shift 2 ;;
+      --workdir) workdir="$2" && shift 2 ;;
       *) die "unknown option: $1" ;;
     esac
   done
-  oci_archive "$rootfs" "$ref" "$out" "$entrypoint" "$user"
+  oci_archive "$rootfs" "$ref" "$out" "$entrypoint" "$user" "$workdir" "${env[@]}"
 }
 
 cmd_import() {
