@@ -333,6 +333,8 @@ describe("restore drill resources", () => {
             .sort();
         assert.deepStrictEqual(grants, [
             "create clusters",
+            // The report's first server-side apply is authorized as `create` of its name (kube-apiserver patch handler).
+            "create configmaps keycloak-pg-drill-report",
             "create jobs",
             "delete clusters keycloak-pg-drill",
             "delete jobs keycloak-pg-drill-check",
