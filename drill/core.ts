@@ -4,9 +4,29 @@
 // drill created whatever happened. The command line (cli/drill.ts) and the in-cluster runner
 // (drill/job.ts) both run this; tests run it against a fake client or a real API server.
 import type { KubeObject } from "../kube/client";
-import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName, RUN_ANNOTATION } from "../core/names";
+import {
+    DRILL_LABEL,
+    drillCheckJobName,
+    drillClusterName,
+    drillReportName,
+    drillTemplateName,
+    recoveryJobName,
+    RUN_ANNOTATION,
+} from "../core/names";
 import { DrillReport, DrillTemplate } from "../core/drill";
-import { checkJob, clusterState, drillCluster, DrillError, jobState, meta, spec, status, str, type Obj } from "./manifests";
+import {
+    checkJob,
+    clusterState,
+    drillCluster,
+    DrillError,
+    jobState,
+    meta,
+    reportConfigMap,
+    spec,
+    status,
+    str,
+    type Obj,
+} from "./manifests";
 
 /** The API calls a drill makes. `Kube` satisfies it; tests pass fakes. */
 export interface DrillClient {
@@ -163,6 +183,26 @@ export async function runDrill(client: DrillClient, opts: DrillOptions): Promise
     }
     report.ok = report.ok && report.cleanup.errors.length === 0;
     return report;
+}
+
+/** Exit codes of the in-cluster runner (drill/job.ts); 3 is an error before any drill (its configuration). */
+export const EXIT = { passed: 0, failed: 1, noReport: 4 } as const;
+
+/**
+ * The in-cluster runner's work: one drill, then its report in ConfigMap `<database>-drill-report`. A report that
+ * cannot be written fails the run (EXIT.noReport) even when the drill passed: without it `npm run verify` shows the
+ * CronJob's success and nothing of the drill, so a Role that denies the write must fail the Job at its first run.
+ */
+export async function runAndReport(client: DrillClient, opts: DrillOptions): Promise<{ report: DrillReport; code: number }> {
+    const report = await runDrill(client, opts);
+    const log = opts.log ?? (() => undefined);
+    try {
+        await client.apply(paths.configMap(opts.namespace, drillReportName(opts.database)), reportConfigMap(report), FIELD_MANAGER);
+    } catch (err) {
+        log(`could not write the report ConfigMap: ${err instanceof Error ? err.message : String(err)}`);
+        return { report, code: EXIT.noReport };
+    }
+    return { report, code: report.ok ? EXIT.passed : EXIT.failed };
 }
 
 /** Reads the program's drill template and the live source cluster; records the source's archive window. */

@@ -6,7 +6,7 @@ import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { runnerCode } from "../components/drills";
 import { parseConfig } from "../config";
-import { paths, runDrill } from "../drill/core";
+import { EXIT, paths, runAndReport, runDrill } from "../drill/core";
 import { checkJob, clusterState, drillCluster, jobState, summary, CHECK_SQL, DrillError, HEALTHY_PHASE } from "../drill/manifests";
 import { drillTarget, parseArgs, UsageError } from "../cli/drill";
 import { type KubeObject } from "../kube/client";
@@ -173,6 +173,47 @@ describe("restore drill logic", () => {
         assert.strictEqual(report.error, null);
         assert.strictEqual(report.timeToRecoverSeconds, 600);
         assert.strictEqual(report.startedAt, "2026-11-21T12:00:00.000Z");
+    });
+
+    it("the runner writes its report, and fails when it cannot, even after a drill that passed", async () => {
+        const run = async (reportRefused: boolean) => {
+            const kube = new FakeKube();
+            await kube.create(paths.clusters("ns"), sourceCluster("ns"));
+            await kube.create("/api/v1/namespaces/ns/configmaps", {
+                metadata: { name: "drill-src-drill-template" },
+                data: { "template.json": JSON.stringify(template()) },
+            });
+            const report = paths.configMap("ns", "drill-src-drill-report");
+            if (reportRefused) kube.failApplies.add(report);
+            const lines: string[] = [];
+            const res = await runAndReport(kube, {
+                namespace: "ns",
+                database: DATABASE,
+                timeoutSeconds: 3600,
+                log: (l) => lines.push(l),
+                // CNPG is healthy at the first poll, the check completes at once.
+                sleep: async () => {
+                    await kube.setStatus(paths.cluster("ns", "drill-src-drill"), {
+                        phase: HEALTHY_PHASE,
+                        readyInstances: 1,
+                        image: SOURCE_IMAGE,
+                    });
+                    const job = paths.job("ns", "drill-src-drill-check");
+                    if ((await kube.get(job)) !== undefined) await kube.setStatus(job, { succeeded: 1 });
+                },
+            });
+            assert.strictEqual(res.report.ok, true, res.report.error ?? "");
+            return { ...res, written: (await kube.get(report))?.data as Record<string, string> | undefined, lines };
+        };
+        const ok = await run(false);
+        assert.strictEqual(ok.code, EXIT.passed);
+        assert.strictEqual((JSON.parse(ok.written?.["report.json"] ?? "{}") as { runId?: string }).runId, ok.report.runId);
+        const refused = await run(true);
+        assert.strictEqual(refused.code, EXIT.noReport);
+        assert.ok(
+            refused.lines.some((l) => /could not write the report ConfigMap: .*403/.test(l)),
+            refused.lines.join("\n"),
+        );
     });
 
     it("DrillError carries the step's reason", () => {
