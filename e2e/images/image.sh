@@ -20,8 +20,9 @@
 # working directory (default /). Both matter for stand-ins of upstream images (e2e/images/upstream.sh).
 #
 # NAME:TAG is the name the program or chart pins (e.g. registry.k8s.io/pause:3.10.1): the archive's manifest
-# carries it as `io.containerd.image.name`, so pods find the image under that name with imagePullPolicy
-# Never or IfNotPresent.
+# carries it as `io.containerd.image.name`, fully qualified as the kubelet asks for it (node:22.12.0-alpine is
+# docker.io/library/node:22.12.0-alpine, rclone/rclone:1.69.1 docker.io/rclone/rclone:1.69.1), so pods find the
+# image under that name with imagePullPolicy Never or IfNotPresent.
 # Inline Node.js snippets are single-quoted on purpose ($ belongs to JavaScript there).
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -53,6 +54,12 @@ oci_archive() {
     const fs = require("fs"), path = require("path"), crypto = require("crypto");
     const [work, ref, entrypoint, user, workdir, ...env] = process.argv.slice(1);
     const blobs = path.join(work, "blobs", "sha256");
+    const qualified = (r) => {
+      const slash = r.indexOf("/");
+      const host = slash < 0 ? "" : r.slice(0, slash);
+      if (host.includes(".") || host.includes(":") || host === "localhost") return r;
+      return `docker.io/${slash < 0 ? "library/" : ""}${r}`;
+    };
     const put = (buf) => {
       const hex = crypto.createHash("sha256").update(buf).digest("hex");
       fs.writeFileSync(path.join(blobs, hex), buf);
@@ -90,7 +97,8 @@ oci_archive() {
           ...manifestDesc,
           platform: { architecture: "amd64", os: "linux" },
           annotations: {
-            "io.containerd.image.name": ref,
+            // As the kubelet asks containerd for it: Docker Hub names fully qualified (the docker/distribution rule).
+            "io.containerd.image.name": qualified(ref),
             "org.opencontainers.image.ref.name": ref.slice(ref.lastIndexOf(":") + 1),
           },
         },
