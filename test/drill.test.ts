@@ -1,12 +1,13 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import { getEventListeners } from "events";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { runnerCode } from "../components/drills";
 import { parseConfig } from "../config";
-import { EXIT, paths, runAndReport, runDrill } from "../drill/core";
+import { EXIT, paths, runAndReport, runDrill, sleepUnlessAborted } from "../drill/core";
 import { checkJob, clusterState, drillCluster, jobState, summary, CHECK_SQL, DrillError, HEALTHY_PHASE } from "../drill/manifests";
 import { drillTarget, parseArgs, UsageError } from "../cli/drill";
 import { type KubeObject } from "../kube/client";
@@ -214,6 +215,18 @@ describe("restore drill logic", () => {
             refused.lines.some((l) => /could not write the report ConfigMap: .*403/.test(l)),
             refused.lines.join("\n"),
         );
+    });
+
+    it("waits between polls without leaving a listener on the abort signal each time, and stops waiting on abort", async () => {
+        const abort = new AbortController();
+        for (let i = 0; i < 20; i++) await sleepUnlessAborted(1, abort.signal);
+        assert.strictEqual(getEventListeners(abort.signal, "abort").length, 0);
+        const t0 = Date.now();
+        const waiting = sleepUnlessAborted(60_000, abort.signal);
+        abort.abort();
+        await waiting;
+        assert.ok(Date.now() - t0 < 1000);
+        assert.strictEqual(getEventListeners(abort.signal, "abort").length, 0);
     });
 
     it("DrillError carries the step's reason", () => {
