@@ -8,8 +8,10 @@ around its host run of rclone, for a Job the kubelet runs from the program's Cro
            writes MANIFEST (every source object's sha256)
   verify:  every seeded object is at <destination bucket>/<prefix>/<bucket>/<key> with the same bytes, the
            destination holds nothing else, and the source is unchanged (read as a --system auditor user)
+  cleanup: the shared store as it was for the suites after this one (Velero's reads velero-backups): the seeded
+           objects deleted from the source buckets, the destination bucket, its user and the auditor removed
 
-Usage: pod.py prepare|verify --endpoint URL --ceph-conf FILE --manifest FILE   (KUBECONFIG set, kubectl on PATH)
+Usage: pod.py prepare|verify|cleanup --endpoint URL --ceph-conf FILE --manifest FILE   (KUBECONFIG set, kubectl on PATH)
 Prints one ok/FAIL line per check and "<n> passed, <m> failed"; exit 0 only when every check passed.
 """
 import argparse
@@ -22,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import offsite  # noqa: E402  (its Kube and Rgw, its seed plan, its destination and auditor)
 from offsite import DST_BUCKET, check, dst_key, listing, sha256  # noqa: E402
+from rgw import RgwError  # noqa: E402  (on the path offsite.py set)
 
 SOURCE_BUCKETS = ("velero-backups", "cnpg-backups", "mssql-backups")
 
@@ -57,14 +60,22 @@ def cmd_prepare(a, kube, rgw):
         json.dump({f"{b}/{k}": sha256(d) for (b, k), d in expected.items()}, f)
 
 
-def cmd_verify(a, kube, rgw):
+def auditor(rgw):
     res = rgw._radosgw_admin("user", "info", f"--uid={offsite.AUDITOR}")
     if res.returncode != 0:
         raise offsite.Failure(f"no auditor user (run prepare first): {res.stderr.strip()}")
     key = json.loads(res.stdout)["keys"][0]
-    audit = rgw.s3(key["access_key"], key["secret_key"])
+    return rgw.s3(key["access_key"], key["secret_key"])
+
+
+def manifest(a):
     with open(a.manifest) as f:
-        expected = {tuple(k.split("/", 1)): v for k, v in json.load(f).items()}
+        return {tuple(k.split("/", 1)): v for k, v in json.load(f).items()}
+
+
+def cmd_verify(a, kube, rgw):
+    audit = auditor(rgw)
+    expected = manifest(a)
     bad = []
     for (bucket, key), digest in sorted(expected.items()):
         try:
@@ -82,16 +93,32 @@ def cmd_verify(a, kube, rgw):
     check("the source is unchanged (same objects, same bytes)", src == expected, f"{len(src)} objects")
 
 
+def cmd_cleanup(a, kube, rgw):
+    audit = auditor(rgw)
+    seeded = manifest(a) if os.path.exists(a.manifest) else {}
+    for bucket, key in seeded:
+        audit.delete_object(Bucket=bucket, Key=key)
+    left = [f"{b}/{k}" for b in SOURCE_BUCKETS for k in listing(audit, b) if (b, k) in seeded]
+    rgw.remove_bucket(DST_BUCKET)
+    for uid in (offsite.DST_USER, offsite.AUDITOR):
+        try:
+            rgw.remove_user(uid)
+        except RgwError as e:
+            check(f"remove RGW user {uid}", False, str(e))
+    check("the seeded objects are gone from the source buckets; the destination bucket and its users removed",
+          not left and rgw.bucket_info(DST_BUCKET) is None, "; ".join(left[:5]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("prepare", "verify"))
+    ap.add_argument("cmd", choices=("prepare", "verify", "cleanup"))
     ap.add_argument("--endpoint", required=True)
     ap.add_argument("--ceph-conf", required=True)
     ap.add_argument("--manifest", required=True)
     a = ap.parse_args()
     try:
         kube, rgw = offsite.Kube.from_kubeconfig(), offsite.Rgw(a.endpoint, a.ceph_conf)
-        (cmd_prepare if a.cmd == "prepare" else cmd_verify)(a, kube, rgw)
+        {"prepare": cmd_prepare, "verify": cmd_verify, "cleanup": cmd_cleanup}[a.cmd](a, kube, rgw)
     except offsite.Failure as e:
         check(f"{a.cmd} aborted: {e}", False)
     print(f"{offsite.RESULTS['passed']} passed, {offsite.RESULTS['failed']} failed", flush=True)

@@ -30,6 +30,8 @@ const indent = (text: string) => text.trimEnd().replace(/^/gm, "        | ");
 const since = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 const OFFSITE_NS = "backup-offsite";
+/** The destination's key Secret (e2e/offsite/offsite.py makes it, as a platform team would). */
+const DST_SECRET = "dr-s3";
 const DB = "esb-postgres";
 const DB_NS = "rciis-prod";
 const RUNNER = `${DB}-drill-runner`;
@@ -87,15 +89,18 @@ async function jobPod(k: Kube, ns: string, job: string): Promise<{ pod: KubeObje
     return { pod, terminated: cs.state.terminated, containerID: cs.containerID };
 }
 
-/** What runc was told: the pod's security settings as the kernel applied them. */
-function assertConfined(spec: Obj, uid: number): void {
+/** What runc was told: the pod's security settings and its container's limits, as the kernel applied them. */
+function assertConfined(spec: Obj, uid: number, limits: { memoryMi: number; milliCpu: number }): void {
     const process = spec.process as { user: { uid: number; gid: number }; noNewPrivileges?: boolean; capabilities?: Obj };
     assert.strictEqual(process.user.uid, uid);
     assert.strictEqual(process.user.gid, uid);
     assert.strictEqual(process.noNewPrivileges, true);
     for (const set of Object.values(process.capabilities ?? {})) assert.deepStrictEqual(set ?? [], [], "capabilities left");
     assert.strictEqual((spec.root as { readonly?: boolean }).readonly, true, "root filesystem read-only");
-    assert.ok((spec.linux as { seccomp?: unknown }).seccomp, "a seccomp profile (RuntimeDefault)");
+    const linux = spec.linux as { seccomp?: unknown; resources: { memory: { limit: number }; cpu: { quota: number; period: number } } };
+    assert.ok(linux.seccomp, "a seccomp profile (RuntimeDefault)");
+    assert.strictEqual(linux.resources.memory.limit, limits.memoryMi * 1024 * 1024);
+    assert.strictEqual((linux.resources.cpu.quota * 1000) / linux.resources.cpu.period, limits.milliCpu);
 }
 
 const mountPoints = (spec: Obj) => (spec.mounts as { destination: string }[]).map((m) => m.destination);
@@ -111,7 +116,7 @@ describe("the program's Jobs run as real pods: the off-site copy (rclone) and th
     let python: string;
     let drillRun = "";
     const kubectl = (args: string[]) => sh("kubectl", args, env, `kubectl ${args.join(" ")}`);
-    const store = (cmd: "prepare" | "verify") => {
+    const store = (cmd: "prepare" | "verify" | "cleanup") => {
         const out = sh(
             python,
             [
@@ -158,7 +163,7 @@ describe("the program's Jobs run as real pods: the off-site copy (rclone) and th
                     region: "dr-1",
                     bucket: "dr-offsite",
                     provider: "Ceph",
-                    credentialsSecret: { name: "dr-s3" },
+                    credentialsSecret: { name: DST_SECRET },
                 },
             },
             "backup:drills": { enabled: true, schedule: "0 5 * * 0", databases: [DB], timeoutMinutes: DRILL_TIMEOUT_MINUTES },
@@ -191,8 +196,16 @@ describe("the program's Jobs run as real pods: the off-site copy (rclone) and th
                 ]) {
                     await k?.delete(jobPath(ns, name), { propagationPolicy: "Background" }).catch(() => undefined);
                 }
+                // What this suite added outside the stack, so the suites after it find the cluster and store as before.
+                try {
+                    if (fs.existsSync(path.join(tmp, "manifest.json"))) store("cleanup");
+                } catch (err) {
+                    log(`cleanup of the object store failed: ${err instanceof Error ? err.message : String(err)}`);
+                }
                 // Applying nothing as the pin's manager removes the field it alone owned.
                 await k?.apply(sourcePath, sourcePin(), IMAGE_PIN).catch(() => undefined);
+                await k?.delete(apiPath("", "v1", "configmaps", DB_NS, drillReportName(DB))).catch(() => undefined);
+                await k?.delete(apiPath("", "v1", "secrets", OFFSITE_NS, DST_SECRET)).catch(() => undefined);
                 // With the kubelet still running, so the pods' deletion completes.
                 ws?.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "baremetal"], { allowFailure: true });
                 ws?.remove();
@@ -297,7 +310,7 @@ describe("the program's Jobs run as real pods: the off-site copy (rclone) and th
         assert.ok(!(spec.volumes ?? []).some((v) => v.name.startsWith("kube-api-access")), "no token volume");
         // ... and what runc ran.
         const oci = containerSpec(node!, containerID);
-        assertConfined(oci, 65534);
+        assertConfined(oci, 65534, { memoryMi: 512, milliCpu: 1000 }); // the config's default resources
         assert.ok(mountPoints(oci).includes("/tmp"), "the emptyDir at /tmp");
         assert.ok(!mountPoints(oci).includes(SA_MOUNT), "no service account token mounted");
         assert.deepStrictEqual((oci.process as { args: string[] }).args.slice(0, 2), ["/bin/sh", "-c"]);
@@ -348,7 +361,7 @@ describe("the program's Jobs run as real pods: the off-site copy (rclone) and th
         assert.strictEqual(await k.get(apiPath("postgresql.cnpg.io", "v1", "clusters", DB_NS, drillClusterName(DB))), undefined);
 
         const oci = containerSpec(node!, containerID);
-        assertConfined(oci, 1000);
+        assertConfined(oci, 1000, { memoryMi: 128, milliCpu: 200 });
         assert.ok(mountPoints(oci).includes(SA_MOUNT), "its service account token");
         assert.ok(mountPoints(oci).includes("/drill"), "the runner's ConfigMap");
     });
