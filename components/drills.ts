@@ -76,8 +76,9 @@ export function runnerRules(database: string, method: BackupMethod): k8s.types.i
         },
         { apiGroups: ["batch"], resources: ["jobs"], resourceNames: [drillCheckJobName(database)], verbs: ["delete"] },
         { apiGroups: [""], resources: ["configmaps"], resourceNames: [drillTemplateName(database)], verbs: ["get"] },
-        // Server-side apply creates the report with `patch` alone.
-        { apiGroups: [""], resources: ["configmaps"], resourceNames: [drillReportName(database)], verbs: ["get", "patch"] },
+        // The report is written by server-side apply: `patch`, and `create` the first time (an apply that creates is
+        // authorized as `create` of that name, so the name restricts it; a real API server refused the report without it).
+        { apiGroups: [""], resources: ["configmaps"], resourceNames: [drillReportName(database)], verbs: ["get", "patch", "create"] },
     ];
 }
 

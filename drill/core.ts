@@ -4,9 +4,29 @@
 // drill created whatever happened. The command line (cli/drill.ts) and the in-cluster runner
 // (drill/job.ts) both run this; tests run it against a fake client or a real API server.
 import type { KubeObject } from "../kube/client";
-import { DRILL_LABEL, drillCheckJobName, drillClusterName, drillTemplateName, recoveryJobName, RUN_ANNOTATION } from "../core/names";
+import {
+    DRILL_LABEL,
+    drillCheckJobName,
+    drillClusterName,
+    drillReportName,
+    drillTemplateName,
+    recoveryJobName,
+    RUN_ANNOTATION,
+} from "../core/names";
 import { DrillReport, DrillTemplate } from "../core/drill";
-import { checkJob, clusterState, drillCluster, DrillError, jobState, meta, spec, status, str, type Obj } from "./manifests";
+import {
+    checkJob,
+    clusterState,
+    drillCluster,
+    DrillError,
+    jobState,
+    meta,
+    reportConfigMap,
+    spec,
+    status,
+    str,
+    type Obj,
+} from "./manifests";
 
 /** The API calls a drill makes. `Kube` satisfies it; tests pass fakes. */
 export interface DrillClient {
@@ -62,10 +82,20 @@ export interface DrillOptions {
 
 // ---- the drill ---------------------------------------------------------------------------------
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
+/**
+ * Waits `ms`, or less when `signal` aborts. The abort listener goes when the wait ends: a drill polls every few
+ * seconds for up to its timeout, and listeners left behind piled up on the one signal (Node.js warned of a leak on
+ * the real runner after ten polls).
+ */
+export const sleepUnlessAborted = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+        const done = () => {
+            clearTimeout(t);
+            signal?.removeEventListener("abort", done);
+            resolve();
+        };
+        const t = setTimeout(done, ms);
+        signal?.addEventListener("abort", done, { once: true });
     });
 
 /** A clock reading as an ISO 8601 UTC timestamp. */
@@ -90,7 +120,7 @@ interface Run {
 /** Applies the options' defaults and starts the report (nothing done yet, nothing passed). */
 function startRun(client: DrillClient, opts: DrillOptions): Run {
     const now = opts.now ?? Date.now;
-    const sleep = opts.sleep ?? defaultSleep;
+    const sleep = opts.sleep ?? sleepUnlessAborted;
     const pollMs = opts.pollMs ?? 5000;
     const log = opts.log ?? (() => undefined);
     const ns = opts.namespace;
@@ -163,6 +193,26 @@ export async function runDrill(client: DrillClient, opts: DrillOptions): Promise
     }
     report.ok = report.ok && report.cleanup.errors.length === 0;
     return report;
+}
+
+/** Exit codes of the in-cluster runner (drill/job.ts); 3 is an error before any drill (its configuration). */
+export const EXIT = { passed: 0, failed: 1, noReport: 4 } as const;
+
+/**
+ * The in-cluster runner's work: one drill, then its report in ConfigMap `<database>-drill-report`. A report that
+ * cannot be written fails the run (EXIT.noReport) even when the drill passed: without it `npm run verify` shows the
+ * CronJob's success and nothing of the drill, so a Role that denies the write must fail the Job at its first run.
+ */
+export async function runAndReport(client: DrillClient, opts: DrillOptions): Promise<{ report: DrillReport; code: number }> {
+    const report = await runDrill(client, opts);
+    const log = opts.log ?? (() => undefined);
+    try {
+        await client.apply(paths.configMap(opts.namespace, drillReportName(opts.database)), reportConfigMap(report), FIELD_MANAGER);
+    } catch (err) {
+        log(`could not write the report ConfigMap: ${err instanceof Error ? err.message : String(err)}`);
+        return { report, code: EXIT.noReport };
+    }
+    return { report, code: report.ok ? EXIT.passed : EXIT.failed };
 }
 
 /** Reads the program's drill template and the live source cluster; records the source's archive window. */

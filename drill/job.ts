@@ -2,10 +2,11 @@
 // configured by environment, talking to the API server as the pod's service account. `npm run build`
 // bundles it with what it imports (drill/core.ts, drill/manifests.ts, core/names.ts, kube/client.ts) into
 // drill/dist/runner.js (esbuild), which components/drills.ts ships in a ConfigMap.
-import { runDrill, FIELD_MANAGER, paths } from "./core";
-import { reportConfigMap, summary } from "./manifests";
+// Exit codes: 0 the drill passed, 1 it failed, 3 the runner could not start one (its environment), 4 its report
+// ConfigMap could not be written (drill/core.ts, runAndReport).
+import { runAndReport } from "./core";
+import { summary } from "./manifests";
 import { Kube } from "../kube/client";
-import { drillReportName } from "../core/names";
 
 function required(name: string): string {
     const value = process.env[name];
@@ -22,7 +23,7 @@ async function main(): Promise<number> {
     const abort = new AbortController();
     for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
     try {
-        const report = await runDrill(kube, {
+        const { report, code } = await runAndReport(kube, {
             namespace,
             database,
             timeoutSeconds,
@@ -30,14 +31,9 @@ async function main(): Promise<number> {
             signal: abort.signal,
             log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
         });
-        try {
-            await kube.apply(paths.configMap(namespace, drillReportName(database)), reportConfigMap(report), FIELD_MANAGER);
-        } catch (err) {
-            process.stderr.write(`could not write the report ConfigMap: ${err instanceof Error ? err.message : String(err)}\n`);
-        }
         process.stderr.write(`${summary(report)}\n`);
         process.stdout.write(`${JSON.stringify(report)}\n`);
-        return report.ok ? 0 : 1;
+        return code;
     } finally {
         kube.close();
     }

@@ -19,6 +19,7 @@ export const HOST_FROM_PODS = "10.87.0.1";
 
 const NODE_SH = path.join(ROOT, "e2e", "node.sh");
 const IMAGE_SH = path.join(ROOT, "e2e", "images", "image.sh");
+const UPSTREAM_SH = path.join(ROOT, "e2e", "images", "upstream.sh");
 const log = (s: string) => process.stdout.write(`      [node] ${s}\n`);
 
 /** Runs a bash script of e2e/ and returns its stdout; throws with the end of its stderr on failure. */
@@ -64,8 +65,11 @@ export function inNode(node: RealNode, command: string[]): string {
     return script([NODE_SH, "run", ...command], node.env);
 }
 
-/** What an image is made of (e2e/images/image.sh): a Go main package of e2e/images, a root filesystem, or files. */
-export type ImageSource = { go: string } | { rootfs: string } | { files: true };
+/**
+ * What an image is made of: a Go main package of e2e/images, a root filesystem, or files (e2e/images/image.sh), or a
+ * stand-in for an upstream image the program pins (e2e/images/upstream.sh: `rclone`, `node`).
+ */
+export type ImageSource = { go: string } | { rootfs: string } | { files: true } | { upstream: "rclone" | "node" };
 
 /**
  * Builds the image `ref` with e2e/images/image.sh (`options` as that command takes them, e.g. `--file SRC:/DEST`,
@@ -73,8 +77,11 @@ export type ImageSource = { go: string } | { rootfs: string } | { files: true };
  */
 export function loadImage(node: RealNode, ref: string, source: ImageSource, options: string[] = []): void {
     const tar = path.join(node.tmp, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}.tar`);
-    const head = "go" in source ? ["go", source.go] : "rootfs" in source ? ["rootfs", source.rootfs] : ["files"];
-    script([IMAGE_SH, ...head, ref, tar, ...options], node.env);
+    if ("upstream" in source) script([UPSTREAM_SH, source.upstream, ref, tar, ...options], node.env);
+    else {
+        const head = "go" in source ? ["go", source.go] : "rootfs" in source ? ["rootfs", source.rootfs] : ["files"];
+        script([IMAGE_SH, ...head, ref, tar, ...options], node.env);
+    }
     script([IMAGE_SH, "import", node.containerd, tar], node.env);
 }
 
@@ -83,25 +90,6 @@ export function loadDebianImage(node: RealNode, ref: string, options: string[]):
     const tar = path.join(node.tmp, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}.tar`);
     script([path.join(ROOT, "e2e", "images", "debian.sh"), ref, tar, ...options], node.env);
     script([IMAGE_SH, "import", node.containerd, tar], node.env);
-}
-
-/**
- * What a container of `pod` wrote (stdout and stderr, every restart), read from the kubelet's pod log dir under the
- * node's state dir: the API server cannot reach the kubelet (it listens inside the node's network namespace), so
- * `kubectl logs` does not work here. Lines lose their CRI prefix (time, stream, tag).
- */
-export function containerLog(node: RealNode, pod: KubeObject, container: string): string {
-    const meta = pod.metadata as Obj;
-    const state = node.env.BACKUP_PLATFORM_STATE ?? "/tmp/k8s-backup-platform-cluster";
-    const dir = path.join(state, "node", "pod-logs", `${String(meta.namespace)}_${String(meta.name)}_${String(meta.uid)}`, container);
-    if (!fs.existsSync(dir)) return "";
-    return fs
-        .readdirSync(dir)
-        .filter((f) => /^\d+\.log$/.test(f))
-        .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
-        .map((f) => fs.readFileSync(path.join(dir, f), "utf8"))
-        .join("")
-        .replace(/^\S+ (stdout|stderr) [FP] /gm, "");
 }
 
 /** What the kernel says of a container's main process (its /proc entries, read on the machine: same pid namespace). */
@@ -151,6 +139,41 @@ export function containerProcess(node: RealNode, containerID: string): Container
         rootReadOnly: (rootMount?.[5] ?? "").split(",").includes("ro"),
         peakRssKiB: parseInt(field("VmHWM"), 10),
     };
+}
+
+/**
+ * What a pod's container wrote (stdout and stderr, in order), from the kubelet's log files under the node's state dir
+ * (the API server cannot reach the kubelet's port in the node's network namespace, so `kubectl logs` does not work).
+ */
+export function containerLog(node: RealNode, pod: KubeObject, container: string): string {
+    const meta = pod.metadata as { namespace: string; name: string; uid: string };
+    const state = node.env.BACKUP_PLATFORM_STATE ?? "/tmp/k8s-backup-platform-cluster";
+    const dir = path.join(state, "node", "pod-logs", `${meta.namespace}_${meta.name}_${meta.uid}`, container);
+    if (!fs.existsSync(dir)) return "";
+    // CRI log lines: <time> <stream> <F|P> <text>; P marks a line split by the runtime.
+    return fs
+        .readdirSync(dir)
+        .filter((f) => /^\d+\.log$/.test(f))
+        .sort((a, b) => parseInt(a) - parseInt(b))
+        .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").split("\n"))
+        .map((l) => /^\S+ (?:stdout|stderr) ([FP]) (.*)$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => (m[1] === "F" ? `${m[2]}\n` : m[2]))
+        .join("");
+}
+
+/**
+ * The OCI runtime spec containerd handed runc for a pod's container (`ctr containers info`): what really ran (user,
+ * read-only root, capabilities, mounts), whatever the API objects say. `containerID` as in the pod's status.
+ */
+export function containerSpec(node: RealNode, containerID: string): Obj {
+    const id = containerID.replace(/^containerd:\/\//, "");
+    const res = spawnSync("ctr", ["--address", node.containerd, "-n", "k8s.io", "containers", "info", id], {
+        env: node.env,
+        encoding: "utf8",
+    });
+    if (res.status !== 0) throw new Error(`ctr containers info ${id} failed: ${res.stderr}`);
+    return (JSON.parse(res.stdout) as { Spec: Obj }).Spec;
 }
 
 /** Waits until `path` (a Pod) is Ready, and returns it. */

@@ -1,12 +1,13 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import { getEventListeners } from "events";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RUNBOOK_ANCHORS, type AlertRule } from "../components/alerts";
 import { runnerCode } from "../components/drills";
 import { parseConfig } from "../config";
-import { paths, runDrill } from "../drill/core";
+import { EXIT, paths, runAndReport, runDrill, sleepUnlessAborted } from "../drill/core";
 import { checkJob, clusterState, drillCluster, jobState, summary, CHECK_SQL, DrillError, HEALTHY_PHASE } from "../drill/manifests";
 import { drillTarget, parseArgs, UsageError } from "../cli/drill";
 import { type KubeObject } from "../kube/client";
@@ -175,6 +176,59 @@ describe("restore drill logic", () => {
         assert.strictEqual(report.startedAt, "2026-11-21T12:00:00.000Z");
     });
 
+    it("the runner writes its report, and fails when it cannot, even after a drill that passed", async () => {
+        const run = async (reportRefused: boolean) => {
+            const kube = new FakeKube();
+            await kube.create(paths.clusters("ns"), sourceCluster("ns"));
+            await kube.create("/api/v1/namespaces/ns/configmaps", {
+                metadata: { name: "drill-src-drill-template" },
+                data: { "template.json": JSON.stringify(template()) },
+            });
+            const report = paths.configMap("ns", "drill-src-drill-report");
+            if (reportRefused) kube.failApplies.add(report);
+            const lines: string[] = [];
+            const res = await runAndReport(kube, {
+                namespace: "ns",
+                database: DATABASE,
+                timeoutSeconds: 3600,
+                log: (l) => lines.push(l),
+                // CNPG is healthy at the first poll, the check completes at once.
+                sleep: async () => {
+                    await kube.setStatus(paths.cluster("ns", "drill-src-drill"), {
+                        phase: HEALTHY_PHASE,
+                        readyInstances: 1,
+                        image: SOURCE_IMAGE,
+                    });
+                    const job = paths.job("ns", "drill-src-drill-check");
+                    if ((await kube.get(job)) !== undefined) await kube.setStatus(job, { succeeded: 1 });
+                },
+            });
+            assert.strictEqual(res.report.ok, true, res.report.error ?? "");
+            return { ...res, written: (await kube.get(report))?.data as Record<string, string> | undefined, lines };
+        };
+        const ok = await run(false);
+        assert.strictEqual(ok.code, EXIT.passed);
+        assert.strictEqual((JSON.parse(ok.written?.["report.json"] ?? "{}") as { runId?: string }).runId, ok.report.runId);
+        const refused = await run(true);
+        assert.strictEqual(refused.code, EXIT.noReport);
+        assert.ok(
+            refused.lines.some((l) => /could not write the report ConfigMap: .*403/.test(l)),
+            refused.lines.join("\n"),
+        );
+    });
+
+    it("waits between polls without leaving a listener on the abort signal each time, and stops waiting on abort", async () => {
+        const abort = new AbortController();
+        for (let i = 0; i < 20; i++) await sleepUnlessAborted(1, abort.signal);
+        assert.strictEqual(getEventListeners(abort.signal, "abort").length, 0);
+        const t0 = Date.now();
+        const waiting = sleepUnlessAborted(60_000, abort.signal);
+        abort.abort();
+        await waiting;
+        assert.ok(Date.now() - t0 < 1000);
+        assert.strictEqual(getEventListeners(abort.signal, "abort").length, 0);
+    });
+
     it("DrillError carries the step's reason", () => {
         assert.ok(new DrillError("x") instanceof Error);
     });
@@ -333,6 +387,8 @@ describe("restore drill resources", () => {
             .sort();
         assert.deepStrictEqual(grants, [
             "create clusters",
+            // The report's first server-side apply is authorized as `create` of its name (kube-apiserver patch handler).
+            "create configmaps keycloak-pg-drill-report",
             "create jobs",
             "delete clusters keycloak-pg-drill",
             "delete jobs keycloak-pg-drill-check",

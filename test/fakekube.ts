@@ -12,6 +12,8 @@ export class FakeKube implements DrillClient {
     private uid = 0;
     /** Paths whose DELETE fails (to test cleanup errors). */
     readonly failDeletes = new Set<string>();
+    /** Paths whose server-side apply is refused (to test a Role that denies it). */
+    readonly failApplies = new Set<string>();
 
     get(path: string): Promise<KubeObject | undefined> {
         this.calls.push(`GET ${path}`);
@@ -46,6 +48,7 @@ export class FakeKube implements DrillClient {
 
     apply(path: string, obj: KubeObject, manager: string): Promise<KubeObject | undefined> {
         this.calls.push(`APPLY ${path} as ${manager}`);
+        if (this.failApplies.has(path)) return Promise.reject(new KubeError(`PATCH ${path}: 403 forbidden`, 403));
         this.objects.set(path, clone(obj));
         return Promise.resolve(clone(obj));
     }
@@ -62,6 +65,7 @@ export class FakeKube implements DrillClient {
         this.objects.clear();
         this.calls.length = 0;
         this.failDeletes.clear();
+        this.failApplies.clear();
         return Promise.resolve();
     }
 }

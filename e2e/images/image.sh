@@ -2,7 +2,8 @@
 # Container images without a registry (issue 16): a root filesystem wrapped as an OCI image archive (one
 # uncompressed layer, reproducible: same files, same digest) and imported into the e2e node's containerd.
 #
-#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint ARG]... [--user UID[:GID]]
+#   e2e/images/image.sh rootfs DIR NAME:TAG OUT.tar [--entrypoint ARG]... [--user UID[:GID]] [--env K=V]...
+#                                     [--workdir DIR]
 #                                     DIR's files as the image's one layer; each --entrypoint adds one element
 #                                     of the entrypoint (the command, then its arguments, as a Dockerfile's
 #                                     ENTRYPOINT ["cp-plugin", "SRC", "DEST"])
@@ -10,12 +11,15 @@
 #                                     e2e/images/CMD (a main package of this folder's Go module), built static,
 #                                     alone in a scratch image as /CMD (its entrypoint)
 #   e2e/images/image.sh files NAME:TAG OUT.tar --file SRC:/DEST [--file ...] [--dir /DEST[:MODE]]
-#                                     [--entrypoint ARG]... [--user UID[:GID]]
+#                                     [--entrypoint ARG]... [--user UID[:GID]] [--env K=V]... [--workdir DIR]
 #                                     files built elsewhere (e.g. by e2e/toolchain.sh) in a scratch image: each SRC
 #                                     (symlinks followed, mode kept) at /DEST; --dir makes an empty directory
 #                                     (default mode 755; e.g. /tmp:1777)
 #   e2e/images/image.sh import SOCKET OUT.tar...
 #                                     `ctr -n k8s.io images import` into the containerd at SOCKET
+#
+# --env adds to the image's environment (PATH is always set, as in Debian's and Alpine's images); --workdir sets its
+# working directory (default /). Both matter for stand-ins of upstream images (e2e/images/upstream.sh).
 #
 # NAME:TAG is the name the program or chart pins (e.g. registry.k8s.io/pause:3.10.1, velero/velero:v1.17.1): the
 # archive's manifest carries it, normalized as a pull would store it (docker.io/velero/velero:v1.17.1), as
@@ -34,10 +38,25 @@ usage() {
   exit 2
 }
 
-# oci_archive DIR NAME:TAG OUT USER [ENTRYPOINT ARG...]
+# check_env K=V: dies unless it is one.
+check_env() { [[ "$1" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env needs NAME=VALUE: $1"; }
+
+# The options every command takes, gathered by common_option OPTION VALUE (false for an option it does not know).
+ENTRYPOINT=() IMAGE_USER="" WORKDIR=/ IMAGE_ENV=()
+common_option() {
+  case "$1" in
+    --entrypoint) ENTRYPOINT+=("$2") ;;
+    --user) IMAGE_USER="$2" ;;
+    --env) check_env "$2" && IMAGE_ENV+=("$2") ;;
+    --workdir) WORKDIR="$2" ;;
+    *) return 1 ;;
+  esac
+}
+
+# oci_archive DIR NAME:TAG OUT, with ENTRYPOINT, IMAGE_USER, WORKDIR and IMAGE_ENV as common_option set them
 oci_archive() {
-  local rootfs="$1" ref="$2" out="$3" user="$4" work
-  shift 4
+  local rootfs="$1" ref="$2" out="$3" work
+  shift 3
   [[ -d "$rootfs" ]] || die "not a directory: ${rootfs}"
   [[ "$ref" == *:* && "${ref##*:}" != */* ]] || die "image reference needs a tag: ${ref}"
   work="$(mktemp -d "${TMPDIR:-/tmp}/image.XXXXXX")"
@@ -49,7 +68,9 @@ oci_archive() {
     -C "$rootfs" -cf "${work}/layer.tar" .
   node -e '
     const fs = require("fs"), path = require("path"), crypto = require("crypto");
-    const [work, ref, user, ...entrypoint] = process.argv.slice(1);
+    const [work, ref, user, workdir, count, ...rest] = process.argv.slice(1);
+    const entrypoint = rest.slice(0, Number(count));
+    const env = rest.slice(Number(count));
     // The name a pull would store (docker.io/ for names without a registry, docker.io/library/ for one-part names):
     // the kubelet asks containerd for the normalized reference, so a short name alone is never found.
     const slash = ref.indexOf("/");
@@ -69,8 +90,8 @@ oci_archive() {
       architecture: "amd64",
       os: "linux",
       config: {
-        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        WorkingDir: "/",
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...env],
+        WorkingDir: workdir,
         ...(entrypoint.length ? { Entrypoint: entrypoint } : {}),
         ...(user ? { User: user } : {}),
       },
@@ -103,7 +124,7 @@ oci_archive() {
     fs.writeFileSync(path.join(work, "index.json"), JSON.stringify(index));
     fs.writeFileSync(path.join(work, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     console.log(`${fullName} ${manifestDesc.digest}`);
-  ' "$work" "$ref" "$user" "$@" >"${work}/digest"
+  ' "$work" "$ref" "$IMAGE_USER" "$WORKDIR" "${#ENTRYPOINT[@]}" "${ENTRYPOINT[@]}" "${IMAGE_ENV[@]}" >"${work}/digest"
   mkdir -p "$(dirname "$out")"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" -cf "${out}.tmp" oci-layout index.json blobs
   mv "${out}.tmp" "$out"
@@ -112,27 +133,22 @@ oci_archive() {
 
 cmd_rootfs() {
   (($# >= 3)) || usage
-  local dir="$1" ref="$2" out="$3" user="" entrypoint=()
+  local dir="$1" ref="$2" out="$3"
   shift 3
   while (($#)); do
-    case "$1" in
-      --entrypoint) entrypoint+=("$2") && shift 2 ;;
-      --user) user="$2" && shift 2 ;;
-      *) die "unknown option: $1" ;;
-    esac
+    common_option "$1" "${2:-}" || die "unknown option: $1"
+    shift 2
   done
-  oci_archive "$dir" "$ref" "$out" "$user" "${entrypoint[@]}"
+  oci_archive "$dir" "$ref" "$out"
 }
 
 cmd_go() {
   (($# >= 3)) || usage
-  local cmd="$1" ref="$2" out="$3" user="" rootfs
+  local cmd="$1" ref="$2" out="$3" rootfs
   shift 3
   while (($#)); do
-    case "$1" in
-      --user) user="$2" && shift 2 ;;
-      *) die "unknown option: $1" ;;
-    esac
+    if [[ "$1" == --entrypoint ]] || ! common_option "$1" "${2:-}"; then die "unknown option: $1"; fi
+    shift 2
   done
   [[ -f "${SCRIPT_DIR}/${cmd}/main.go" ]] || die "no main package e2e/images/${cmd}"
   rootfs="$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")"
@@ -143,12 +159,13 @@ cmd_go() {
     CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "${rootfs}/${cmd}" "./${cmd}"
   ) || die "go build ./${cmd} failed"
   chmod 755 "$rootfs"
-  oci_archive "$rootfs" "$ref" "$out" "$user" "/${cmd}"
+  ENTRYPOINT=("/${cmd}")
+  oci_archive "$rootfs" "$ref" "$out"
 }
 
 cmd_files() {
   (($# >= 2)) || usage
-  local ref="$1" out="$2" user="" rootfs spec src dest mode entrypoint=()
+  local ref="$1" out="$2" rootfs spec src dest mode
   shift 2
   rootfs="$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")"
   # shellcheck disable=SC2064
@@ -171,12 +188,13 @@ cmd_files() {
         mkdir -p "${rootfs}${dest}"
         chmod "$mode" "${rootfs}${dest}"
         ;;
-      --entrypoint) entrypoint+=("$2") && shift 2 ;;
-      --user) user="$2" && shift 2 ;;
-      *) die "unknown option: $1" ;;
+      *)
+        common_option "$1" "${2:-}" || die "unknown option: $1"
+        shift 2
+        ;;
     esac
   done
-  oci_archive "$rootfs" "$ref" "$out" "$user" "${entrypoint[@]}"
+  oci_archive "$rootfs" "$ref" "$out"
 }
 
 cmd_import() {
