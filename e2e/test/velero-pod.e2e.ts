@@ -31,7 +31,7 @@ import {
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
 import { loadVeleroImages, type VeleroImages } from "../velero/images";
-import { removeUpgradedCrds, RUNNING, upgradeCrds } from "../velero/server";
+import { releaseUpgradedCrds, RUNNING, upgradeCrds } from "../velero/server";
 import { listBucket, parseCredentials, VERSIONS, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
@@ -152,7 +152,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
             }
             if (process.env.E2E_KEEP !== "1") {
                 ws?.remove();
-                if (k) await removeUpgradedCrds(k);
+                if (k) await releaseUpgradedCrds(k);
             }
         } finally {
             k?.close();

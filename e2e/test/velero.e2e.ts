@@ -13,7 +13,7 @@ import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { CHART_PATHS, kube } from "../harness";
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
-import { removeUpgradedCrds, upgradeCrds, VeleroServer } from "../velero/server";
+import { releaseUpgradedCrds, upgradeCrds, VeleroServer } from "../velero/server";
 import { buildVelero, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
@@ -88,7 +88,7 @@ describe("Velero backs up and restores for real (real chart, real velero server,
         }
         if (process.env.E2E_KEEP !== "1") {
             ws?.remove();
-            if (k) await removeUpgradedCrds(k);
+            if (k) await releaseUpgradedCrds(k);
             if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
         }
         k?.close();

@@ -76,24 +76,25 @@ export async function upgradeCrds(k: Kube, tmp: string): Promise<string[]> {
 }
 
 /**
- * Deletes the CRDs upgradeCrds applied (and the snapshot stand-ins), once the suite that upgraded them is done. The
- * program retains Velero's CRDs on destroy (deleting them deletes every Backup object), so without this the next suite's
- * `pulumi up` meets fields owned by "velero-crd-upgrade" and fails with a server-side apply conflict.
+ * Hands Velero's CRDs back once the suite that upgraded them is done: drops the "velero-crd-upgrade" entry from each
+ * CRD's managedFields, so the fields it owned are owned by nobody and the next suite's `pulumi up` applies the chart's
+ * CRDs over them without a server-side apply conflict. The program retains the CRDs on destroy (deleting them deletes
+ * every Backup object); deleting them here is no way out either: Velero's finalizers on the Backups and Restores left
+ * behind hold the deletion once no server runs.
  */
-export async function removeUpgradedCrds(k: Kube): Promise<void> {
-    const crds = await k.list(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions"));
-    const ours = crds
-        .filter((c) =>
-            (((c.metadata as Obj).managedFields as { manager?: string }[] | undefined) ?? []).some(
-                (f) => f.manager === "velero-crd-upgrade" || f.manager === "e2e-csi-snapshot-standin",
-            ),
-        )
-        .map((c) => apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, (c.metadata as Obj).name as string));
-    for (const p of ours) await k.delete(p);
-    await waitFor(`${ours.length} upgraded CRDs deleted`, 120, async () => {
-        for (const p of ours) if (await k.get(p)) return undefined;
-        return true;
-    });
+export async function releaseUpgradedCrds(k: Kube): Promise<number> {
+    let released = 0;
+    for (const crd of await k.list(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions"))) {
+        const meta = crd.metadata as Obj;
+        const fields = (meta.managedFields as { manager?: string }[] | undefined) ?? [];
+        const kept = fields.filter((f) => f.manager !== "velero-crd-upgrade");
+        if (kept.length === fields.length) continue;
+        const p = apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, meta.name as string);
+        // An empty list would leave managedFields as they are; [{}] is the API's way to clear them.
+        await k.request("PATCH", p, { metadata: { managedFields: kept.length > 0 ? kept : [{}] } }, "application/merge-patch+json");
+        released++;
+    }
+    return released;
 }
 
 /** A running `velero server` and the CLI beside it, pointed at the local API server. */
