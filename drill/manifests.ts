@@ -37,9 +37,15 @@ export function drillCluster(
     const src = spec(source);
     const copied = Object.fromEntries(COPIED_FIELDS.filter((k) => src[k] !== undefined).map((k) => [k, src[k]]));
     if (copied.imageName === undefined && copied.imageCatalogRef === undefined) {
-        throw new DrillError(
-            `source cluster ${opts.namespace}/${template.database} names no imageName or imageCatalogRef: cannot tell which PostgreSQL major to recover with`,
-        );
+        // A cluster that relies on the operator's default image names none; CNPG records the image it runs in its
+        // status, and the drill pins that one (a later operator upgrade could default to another major).
+        const running = str(status(source).image);
+        if (running === null) {
+            throw new DrillError(
+                `source cluster ${opts.namespace}/${template.database} names no imageName or imageCatalogRef and reports no status.image: cannot tell which PostgreSQL major to recover with`,
+            );
+        }
+        copied.imageName = running;
     }
     // Hot-standby parameters (max_connections, ...) must be at least the primary's during recovery: keep them.
     const pg = (src.postgresql ?? {}) as Obj;

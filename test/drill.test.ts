@@ -68,7 +68,11 @@ describe("restore drill logic", () => {
         s.imageCatalogRef = { apiGroup: "postgresql.cnpg.io", kind: "ImageCatalog", name: "postgresql-17", major: 17 };
         assert.deepStrictEqual((drillCluster(template(), catalog, opts).spec as Obj).imageCatalogRef, s.imageCatalogRef);
         delete s.imageCatalogRef;
-        assert.throws(() => drillCluster(template(), catalog, opts), /names no imageName or imageCatalogRef/);
+        // The operator's default image: CNPG's status says which one runs, and the drill pins it.
+        catalog.status = { ...(catalog.status as Obj | undefined), image: "ghcr.io/cloudnative-pg/postgresql:17.2" };
+        assert.strictEqual((drillCluster(template(), catalog, opts).spec as Obj).imageName, "ghcr.io/cloudnative-pg/postgresql:17.2");
+        delete (catalog.status as Obj).image;
+        assert.throws(() => drillCluster(template(), catalog, opts), /names no imageName or imageCatalogRef and reports no status\.image/);
     });
 
     it("reads CNPG's phase: healthy only with ready instances, failed on the phases that need a human", () => {
