@@ -46,7 +46,15 @@ start_component() {
   shift
   log "starting ${name}"
   setsid "$@" >>"${LOGS}/${name}${LOG_SUFFIX:-.log}" 2>&1 </dev/null &
-  echo $! >"${RUN}/${name}.pid"
+  local pid=$! i
+  echo "$pid" >"${RUN}/${name}.pid"
+  # Until it execs, the child is a copy of this shell (its command line is the script's, its log not yet opened): a
+  # check right after this would take it for a process that is not ours and report the daemon gone (seen under load:
+  # "containerd did not start", no log file). Wait until it runs the command, or is gone.
+  for ((i = 0; i < 100; i++)); do
+    if is_running "$name" || ! alive "$pid"; then return 0; fi
+    sleep 0.05
+  done
 }
 
 # kill_pid PID [SECONDS]: TERM, KILL after SECONDS (default 10), then waits until it is gone. Sets STOPPED_CLEANLY
