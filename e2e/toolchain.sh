@@ -501,26 +501,31 @@ build_velero() {
   expect_output "velero version --client-only" "Version: v${v}" "${OUT}/velero" version --client-only
 }
 
-# The plugin's main package is the velero-plugin-for-aws/ folder of its module (the binary name
-# Velero's plugin dir expects); its go.mod has no replace lines today, any version-pinned one is
-# copied. It has no version variable to stamp. The bin dir holds only the plugin (and .stamp, not
-# executable, which Velero skips), so it can be passed as `velero server --plugin-dir`.
-build_velero_plugin_for_aws() {
-  local v="$1" dir="${BUILD_ROOT}/velero-plugin-for-aws-$1" gomod r mod=github.com/vmware-tanzu/velero-plugin-for-aws
+# aws_plugin_package VERSION NAME PACKAGE: builds PACKAGE (a main package of velero-plugin-for-aws at VERSION) into
+# ${OUT}/NAME, in a wrapper module of its own (build/NAME-VERSION). The module's go.mod has no replace lines today;
+# any version-pinned one is copied. No version variable to stamp.
+aws_plugin_package() {
+  local v="$1" name="$2" pkg="$3" dir="${BUILD_ROOT}/$2-$1" gomod r mod=github.com/vmware-tanzu/velero-plugin-for-aws
   CURRENT_STEP="download ${mod}@v${v}"
   gomod="$(module_info "${mod}@v${v}" GoMod)"
   wrapper_module "$dir" "$(go_directive "$gomod")"
-  tools_file "$dir" "${mod}/velero-plugin-for-aws"
+  tools_file "$dir" "${mod}/${pkg}"
   (
     cd "$dir"
     go mod edit -require "${mod}@v${v}"
     while read -r r; do
       [[ -n "$r" ]] && go mod edit -replace "$r"
     done < <(non_local_replaces "$gomod")
-    step "go mod tidy (velero-plugin-for-aws wrapper)" go mod tidy
-    step "go build velero-plugin-for-aws" "${GO_BUILD[@]}" -ldflags "-s -w" \
-      -o "${OUT}/velero-plugin-for-aws" "${mod}/velero-plugin-for-aws"
+    step "go mod tidy (${name} wrapper)" go mod tidy
+    step "go build ${name}" "${GO_BUILD[@]}" -ldflags "-s -w" -o "${OUT}/${name}" "${mod}/${pkg}"
   )
+}
+
+# The plugin's main package is the velero-plugin-for-aws/ folder of its module (the binary name Velero's plugin dir
+# expects). The bin dir holds only the plugin (and .stamp, not executable, which Velero skips), so it can be passed
+# as `velero server --plugin-dir`.
+build_velero_plugin_for_aws() {
+  aws_plugin_package "$1" velero-plugin-for-aws velero-plugin-for-aws
   # Run directly, a go-plugin binary refuses (exit 1) without the handshake cookie Velero sets.
   expect_output "velero-plugin-for-aws (go-plugin handshake)" "This binary is a plugin" "${OUT}/velero-plugin-for-aws"
 }
@@ -530,20 +535,7 @@ build_velero_plugin_for_aws() {
 # package of the same module at the same version, standard library only; its own bin dir, so the plugin's stays
 # usable as `--plugin-dir` (Velero would try to run every executable there as a plugin).
 build_cp_plugin() {
-  local v="$1" dir="${BUILD_ROOT}/cp-plugin-$1" gomod r mod=github.com/vmware-tanzu/velero-plugin-for-aws
-  CURRENT_STEP="download ${mod}@v${v}"
-  gomod="$(module_info "${mod}@v${v}" GoMod)"
-  wrapper_module "$dir" "$(go_directive "$gomod")"
-  tools_file "$dir" "${mod}/hack/cp-plugin"
-  (
-    cd "$dir"
-    go mod edit -require "${mod}@v${v}"
-    while read -r r; do
-      [[ -n "$r" ]] && go mod edit -replace "$r"
-    done < <(non_local_replaces "$gomod")
-    step "go mod tidy (cp-plugin wrapper)" go mod tidy
-    step "go build cp-plugin" "${GO_BUILD[@]}" -ldflags "-s -w" -o "${OUT}/cp-plugin" "${mod}/hack/cp-plugin"
-  )
+  aws_plugin_package "$1" cp-plugin hack/cp-plugin
   expect_output "cp-plugin (usage)" "requires two arguments" "${OUT}/cp-plugin"
 }
 
