@@ -35,6 +35,13 @@ const drills =
     (extra: Raw = {}) =>
     (raw: Raw) =>
         (raw.drills = { enabled: true, schedule: "0 5 * * 0", ...extra });
+/** CNPG and the check Job as a fake drill's sleep sees them: the drill Cluster healthy once `healthy`, the check done. */
+async function cnpgAndCheck(kube: FakeKube, healthy: boolean): Promise<void> {
+    if (healthy)
+        await kube.setStatus(paths.cluster("ns", "drill-src-drill"), { phase: HEALTHY_PHASE, readyInstances: 1, image: SOURCE_IMAGE });
+    const job = paths.job("ns", "drill-src-drill-check");
+    if ((await kube.get(job)) !== undefined) await kube.setStatus(job, { succeeded: 1 });
+}
 const templateOf = (r: Rendered, db: string) =>
     JSON.parse((r.get(T.cm, `drills-${db}-template`).inputs.data as Record<string, string>)["template.json"]) as DrillTemplate;
 const podSpec = (cronJob: { inputs: Obj }) =>
@@ -165,14 +172,7 @@ describe("restore drill logic", () => {
             // Each poll is a minute; CNPG is healthy after ten, the check completes at once.
             sleep: async () => {
                 t += 60_000;
-                if (++polls === 10)
-                    await kube.setStatus(paths.cluster("ns", "drill-src-drill"), {
-                        phase: HEALTHY_PHASE,
-                        readyInstances: 1,
-                        image: SOURCE_IMAGE,
-                    });
-                const job = paths.job("ns", "drill-src-drill-check");
-                if ((await kube.get(job)) !== undefined) await kube.setStatus(job, { succeeded: 1 });
+                await cnpgAndCheck(kube, ++polls === 10);
             },
         });
         assert.strictEqual(report.error, null);
@@ -197,15 +197,7 @@ describe("restore drill logic", () => {
                 timeoutSeconds: 3600,
                 log: (l) => lines.push(l),
                 // CNPG is healthy at the first poll, the check completes at once.
-                sleep: async () => {
-                    await kube.setStatus(paths.cluster("ns", "drill-src-drill"), {
-                        phase: HEALTHY_PHASE,
-                        readyInstances: 1,
-                        image: SOURCE_IMAGE,
-                    });
-                    const job = paths.job("ns", "drill-src-drill-check");
-                    if ((await kube.get(job)) !== undefined) await kube.setStatus(job, { succeeded: 1 });
-                },
+                sleep: () => cnpgAndCheck(kube, true),
             });
             assert.strictEqual(res.report.ok, true, res.report.error ?? "");
             return { ...res, written: (await kube.get(report))?.data as Record<string, string> | undefined, lines };
