@@ -31,7 +31,7 @@ import {
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
 import { loadVeleroImages, type VeleroImages } from "../velero/images";
-import { releaseUpgradedCrds, RUNNING, upgradeCrds } from "../velero/server";
+import { releaseUpgradedCrds, RUNNING, upgradeCrds, veleroBucketReady } from "../velero/server";
 import { listBucket, parseCredentials, VERSIONS, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
@@ -162,16 +162,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
     });
 
     it("the Rook stand-in binds the program's Velero bucket claim and makes its users", async () => {
-        const claim = await waitFor("ObjectBucketClaim velero-backups Bound", 180, async () => {
-            const o = await k.get(apiPath("objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "velero-backups"));
-            return (o?.status as Obj | undefined)?.phase === "Bound" ? o : undefined;
-        });
-        for (const u of ["backup-velero", "backup-owner"]) {
-            await waitFor(`CephObjectStoreUser ${u} Ready`, 120, async () => {
-                const o = await k.get(apiPath("ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", u));
-                return (o?.status as Obj | undefined)?.phase === "Ready" ? o : undefined;
-            });
-        }
+        const claim = await veleroBucketReady(k);
         assert.strictEqual((claim.spec as Obj).bucketName, "velero-backups");
     });
 

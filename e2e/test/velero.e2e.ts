@@ -13,8 +13,8 @@ import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { CHART_PATHS, kube } from "../harness";
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
-import { releaseUpgradedCrds, upgradeCrds, VeleroServer } from "../velero/server";
-import { buildVelero, waitFor } from "../velero/tools";
+import { releaseUpgradedCrds, upgradeCrds, veleroBucketReady, VeleroServer } from "../velero/server";
+import { buildVelero } from "../velero/tools";
 import { shared } from "./hooks";
 
 type Obj = Record<string, unknown>;
@@ -96,17 +96,8 @@ describe("Velero backs up and restores for real (real chart, real velero server,
 
     it("the Rook stand-in binds the program's Velero bucket claim", async () => {
         const t0 = Date.now();
-        const claim = await waitFor("ObjectBucketClaim velero-backups Bound", 180, async () => {
-            const o = await k.get(apiPath("objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "velero-backups"));
-            return (o?.status as Obj | undefined)?.phase === "Bound" ? o : undefined;
-        });
-        log(`claim velero-backups Bound ${((Date.now() - t0) / 1000).toFixed(1)} s after up`);
-        for (const u of ["backup-velero", "backup-owner"]) {
-            await waitFor(`CephObjectStoreUser ${u} Ready`, 120, async () => {
-                const o = await k.get(apiPath("ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", u));
-                return (o?.status as Obj | undefined)?.phase === "Ready" ? o : undefined;
-            });
-        }
+        const claim = await veleroBucketReady(k);
+        log(`claim velero-backups Bound and its users Ready ${((Date.now() - t0) / 1000).toFixed(1)} s after up`);
         assert.strictEqual((claim.spec as Obj).bucketName, "velero-backups");
     });
 

@@ -76,6 +76,24 @@ export async function upgradeCrds(k: Kube, tmp: string): Promise<string[]> {
 }
 
 /**
+ * Waits until the Rook stand-in has bound the program's Velero bucket claim and made the users its policy names
+ * (Velero's and the bucket owner's), and returns the claim.
+ */
+export async function veleroBucketReady(k: Kube): Promise<KubeObject> {
+    const claim = await waitFor("ObjectBucketClaim velero-backups Bound", 180, async () => {
+        const o = await k.get(apiPath("objectbucket.io", "v1alpha1", "objectbucketclaims", "rook-ceph", "velero-backups"));
+        return (o?.status as Obj | undefined)?.phase === "Bound" ? o : undefined;
+    });
+    for (const u of ["backup-velero", "backup-owner"]) {
+        await waitFor(`CephObjectStoreUser ${u} Ready`, 120, async () => {
+            const o = await k.get(apiPath("ceph.rook.io", "v1", "cephobjectstoreusers", "rook-ceph", u));
+            return (o?.status as Obj | undefined)?.phase === "Ready" ? o : undefined;
+        });
+    }
+    return claim;
+}
+
+/**
  * Hands Velero's CRDs back once the suite that upgraded them is done: drops the "velero-crd-upgrade" entry from each
  * CRD's managedFields, so the fields it owned are owned by nobody and the next suite's `pulumi up` applies the chart's
  * CRDs over them without a server-side apply conflict. The program retains the CRDs on destroy (deleting them deletes
