@@ -189,16 +189,17 @@ def auditor(rgw):
 # --- seed objects shaped like real backups ---------------------------------------------------------------
 
 
-def consumer_clients(rgw, kube, resources):
-    """Each consumer's S3 client, keyed from the Secret the program gave it (as the consumer reads it)."""
+def consumer_clients(rgw, secret_of):
+    """Each consumer's S3 client, keyed from the Secret the program gave it (as the consumer reads it); secret_of(ns,
+    name) gives that Secret's data: from the rendered objects here, from the live API server in pod.py."""
     clients = {}
-    cloud = rendered_secret(resources, "velero", "velero-s3-credentials")["cloud"]
+    cloud = secret_of("velero", "velero-s3-credentials")["cloud"]
     kv = dict(line.split("=", 1) for line in cloud.splitlines() if "=" in line)
     clients["velero"] = rgw.s3(kv["aws_access_key_id"].strip(), kv["aws_secret_access_key"].strip())
     for ns in ("rciis-prod", "monitoring", "keycloak"):
-        s = rendered_secret(resources, ns, "cnpg-s3-credentials")
+        s = secret_of(ns, "cnpg-s3-credentials")
         clients[f"cnpg-{ns}"] = rgw.s3(s["ACCESS_KEY_ID"], s["ACCESS_SECRET_KEY"])
-    s = rendered_secret(resources, "rciis-prod", "mssql-s3-credentials")
+    s = secret_of("rciis-prod", "mssql-s3-credentials")
     clients["mssql"] = rgw.s3(s["AWS_ACCESS_KEY_ID"], s["AWS_SECRET_ACCESS_KEY"])
     return clients
 
@@ -489,7 +490,7 @@ def cmd_run(a):
         destination(rgw, kube)
     global auditor_client
     audit = auditor_client = auditor(rgw)
-    clients = consumer_clients(rgw, kube, resources)
+    clients = consumer_clients(rgw, lambda ns, name: rendered_secret(resources, ns, name))
     plan = seed_plan()
     with timed("seed objects as each consumer"):
         expected = seed(clients, plan)

@@ -36,23 +36,9 @@ def secret(kube, ns, name):
     return {k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()}
 
 
-def consumer_clients(rgw, kube):
-    """Each consumer's S3 client, keyed from the Secret the program gave it, as the consumer reads it."""
-    clients = {}
-    cloud = secret(kube, "velero", "velero-s3-credentials")["cloud"]
-    kv = dict(line.split("=", 1) for line in cloud.splitlines() if "=" in line)
-    clients["velero"] = rgw.s3(kv["aws_access_key_id"].strip(), kv["aws_secret_access_key"].strip())
-    for ns in ("rciis-prod", "monitoring", "keycloak"):
-        s = secret(kube, ns, "cnpg-s3-credentials")
-        clients[f"cnpg-{ns}"] = rgw.s3(s["ACCESS_KEY_ID"], s["ACCESS_SECRET_KEY"])
-    s = secret(kube, "rciis-prod", "mssql-s3-credentials")
-    clients["mssql"] = rgw.s3(s["AWS_ACCESS_KEY_ID"], s["AWS_SECRET_ACCESS_KEY"])
-    return clients
-
-
 def cmd_prepare(a, kube, rgw):
     offsite.destination(rgw, kube)
-    expected = offsite.seed(consumer_clients(rgw, kube), offsite.seed_plan())
+    expected = offsite.seed(offsite.consumer_clients(rgw, lambda ns, name: secret(kube, ns, name)), offsite.seed_plan())
     audit = offsite.auditor(rgw)
     listed = {(b, k) for b in SOURCE_BUCKETS for k in listing(audit, b)}
     check(f"source holds exactly the {len(expected)} seeded objects", listed == set(expected), f"{len(listed)} listed")
