@@ -65,10 +65,19 @@ export class KubeError extends Error {
         readonly status?: number,
         /** Seconds the server asked to wait before trying again (429, or 5xx with Retry-After). */
         readonly retryAfterSeconds?: number,
+        /** The request went out on a kept-alive connection the server had already closed (nothing was answered). */
+        readonly staleConnection = false,
     ) {
         super(message);
     }
 }
+
+/**
+ * Socket errors of a request written to a kept-alive connection the server closed while it was idle (the API server
+ * drops idle connections; a test that builds an image for minutes between two requests met EPIPE). Node.js documents
+ * the case (`request.reusedSocket`) and that such a request is safe to send again on a new connection.
+ */
+const STALE_SOCKET_CODES = new Set(["ECONNRESET", "EPIPE"]);
 
 /** GETs the server asked to retry (Retry-After) are tried this often, waiting at most 10 s each, as client-go does. */
 const GET_ATTEMPTS = 5;
@@ -160,13 +169,19 @@ export class Kube {
     /**
      * One request; resolves the parsed body, or undefined for 404 on GET. A GET the server refuses with
      * Retry-After (429 "storage is (re)initializing" on the first list of a new CRD, 503 while it starts)
-     * is tried again, like kubectl does.
+     * is tried again, like kubectl does. Any request that met a stale kept-alive connection is sent once more on a new one.
      */
     async request(method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<KubeObject | undefined> {
+        let resent = false;
         for (let attempt = 1; ; attempt++) {
             try {
                 return await this.once(method, apiPath, body, contentType);
             } catch (err) {
+                if (err instanceof KubeError && err.staleConnection && !resent) {
+                    resent = true;
+                    attempt--;
+                    continue;
+                }
                 const wait = err instanceof KubeError ? err.retryAfterSeconds : undefined;
                 if (method !== "GET" || wait === undefined || attempt >= GET_ATTEMPTS) throw err;
                 await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(wait, 1), 10) * 1000));
@@ -216,7 +231,16 @@ export class Kube {
                     });
                 },
             );
-            req.on("error", (err) => reject(new KubeError(`${method} ${url.toString()}: ${err.message}`)));
+            req.on("error", (err: NodeJS.ErrnoException) =>
+                reject(
+                    new KubeError(
+                        `${method} ${url.toString()}: ${err.message}`,
+                        undefined,
+                        undefined,
+                        req.reusedSocket && STALE_SOCKET_CODES.has(err.code ?? ""),
+                    ),
+                ),
+            );
             const limit = this.timeoutSeconds;
             if (limit !== undefined) req.setTimeout(limit * 1000, () => req.destroy(new Error(`no response within ${limit} s`)));
             if (payload !== undefined) req.write(payload);
