@@ -101,6 +101,8 @@ function velero(cfg: Config, target: BackupTarget, namespaceResource: pulumi.Res
             repositoryPassword: cfg.veleroRepositoryPassword === undefined ? undefined : pulumi.secret(cfg.veleroRepositoryPassword),
             snapshotMoveData: cfg.velero.snapshotMoveData,
             nativeSnapshots: cfg.velero.nativeSnapshots,
+            crds: cfg.velero.crds,
+            kubectlImage: cfg.velero.kubectlImage,
             chartPath: cfg.charts.velero?.path,
             skipAwait: cfg.skipAwait,
             statefulOptions: statefulOptions(cfg, {}),

@@ -7,7 +7,7 @@ import { type Resources } from "../core/workloads";
 import { type BackupTarget } from "../core/targets";
 import { CHARTS, chartSource } from "./charts";
 import { type PodSecurityLevel } from "./namespaces";
-import { chartTransforms } from "../core/ownership";
+import { chartTransforms, owned } from "../core/ownership";
 
 /** One Velero Schedule. */
 export interface VeleroSchedule {
@@ -50,6 +50,15 @@ export interface VeleroArgs {
     readonly snapshotMoveData: boolean;
     /** Native snapshots through a VolumeSnapshotLocation of the aws provider in the target's region. Default false (CSI only). */
     readonly nativeSnapshots?: boolean;
+    /**
+     * Where the CRDs come from: the chart's `crds/` folder as stack resources (`chart`), or the chart's upgrade-CRDs Job,
+     * which applies the server image's own CRDs in the cluster and keeps them out of the state (`job`).
+     */
+    readonly crds: "chart" | "job";
+    /** The image the CRD Job copies `sh` and `kubectl` from (needed with `crds: job`). */
+    readonly kubectlImage?: string;
+    /** The CRD Job the server starts after (`crds: job`; set by the component). */
+    readonly crdJob?: k8s.batch.v1.Job;
     /** Local chart path instead of the pinned repository. Default none. */
     readonly chartPath?: string;
     /** Skip waiting for readiness (local API servers). Default false. */
@@ -75,6 +84,18 @@ const PLUGIN_INIT_RESOURCES: Resources = { requests: { cpu: "10m", memory: "32Mi
 export function veleroPodSecurity(nodeAgent: boolean): PodSecurityLevel {
     return nodeAgent ? "privileged" : "restricted";
 }
+
+/** The CRD Job (`crds: job`), named as the chart's own hook Job, whose template it follows (upgrade-crds.yaml). */
+export const CRD_JOB = "velero-upgrade-crds";
+
+/** The server image of chart 11.3.2 (its appVersion), pinned here for the chart and for the CRD Job alike. */
+export const VELERO_IMAGE = { repository: "velero/velero", tag: "v1.17.1" } as const;
+
+/** Requests and limits of the CRD Job's container (`velero install --crds-only | kubectl apply`). */
+const CRD_JOB_RESOURCES: Resources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } };
+
+/** The pod security context of every Velero pod this program runs (Pod Security `restricted`). */
+const POD_SECURITY_CONTEXT = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
 
 /** The default BackupStorageLocation: the target's bucket and prefix, and on S3-compatible storage its endpoint. */
 function backupStorageLocation(t: BackupTarget): Record<string, unknown> {
@@ -117,9 +138,10 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         // CSI snapshots go through EnableCSI and need no location; without this the chart would
         // still expect a snapshot provider.
         snapshotsEnabled: args.nativeSnapshots === true,
-        // CRDs come from the chart's crds/ folder as ordinary resources Pulumi updates in place;
-        // the chart's pre-upgrade hook Job (kubectl image) is not needed and not rendered.
+        // CRDs come from the chart's crds/ folder as ordinary resources Pulumi updates in place (`crds: chart`), or
+        // from the program's CRD Job (`crds: job`, crdJob below); the chart's own pre-upgrade hook Job is not rendered.
         upgradeCRDs: false,
+        image: { ...VELERO_IMAGE },
         credentials: t.credentials.kind === "secret" ? { useSecret: true, existingSecret: t.credentials.secretName } : { useSecret: false },
         serviceAccount: {
             server: {
@@ -137,10 +159,14 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         },
         schedules: args.ha ? schedules(args) : {},
         kubectl: { image: { repository: "public.ecr.aws/bitnami/kubectl" } },
+        // With the CRD Job, the server's pods carry its uid: a new Job (new CRDs) restarts the server on them, as
+        // Velero's upgrade guide orders it; and a Job not created yet (a first preview) leaves the chart unrendered
+        // until `up`, when its CRDs exist and the provider can scope the chart's BackupStorageLocation and Schedules.
+        ...(args.crdJob ? { podAnnotations: { [CRD_JOB_ANNOTATION]: args.crdJob.metadata.apply((m) => m.uid ?? "") } } : {}),
     };
     // The seeds set these only in the HA profile; a non-root, read-only Velero costs nothing in
     // non-HA and keeps both profiles inside the policy pack's workload rules.
-    values.podSecurityContext = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
+    values.podSecurityContext = POD_SECURITY_CONTEXT;
     values.containerSecurityContext = CONTAINER_SECURITY_CONTEXT;
     return values;
 }
@@ -163,6 +189,95 @@ function schedules(args: VeleroArgs): Record<string, unknown> {
                 },
             },
         ]),
+    );
+}
+
+/** The server pods' annotation naming the CRD Job they started after (its uid). */
+export const CRD_JOB_ANNOTATION = "backup.platform/crds-applied-by";
+
+/**
+ * The CRD Job of `crds: job` and its RBAC, as the chart's hook template has them (upgrade-crds/): the kubectl image's
+ * init container copies `sh` and `kubectl` into an emptyDir, and the server image prints its own CRDs and applies them.
+ * Registered by this program, not rendered by the chart, because the chart must be rendered after it: the Kubernetes
+ * provider scopes each object it renders (namespaced or not) from the CRDs it finds, in the render or in the cluster,
+ * and without the CRDs (`skipCrds`) it cannot scope the BackupStorageLocation ("failed to determine if the following
+ * GVK is namespaced"). Awaited even where the stack skips awaiting: the chart waits for it to complete.
+ */
+function crdJob(name: string, args: VeleroArgs, kubectlImage: string, opts: pulumi.CustomResourceOptions): k8s.batch.v1.Job {
+    const labels = { "app.kubernetes.io/name": "velero", "app.kubernetes.io/component": "upgrade-crds" };
+    // The pod's own name label: `app.kubernetes.io/name: velero` selects the server's pods (kubectl, dashboards).
+    const podLabels = { "app.kubernetes.io/name": CRD_JOB, "app.kubernetes.io/part-of": "velero" };
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+        `${name}-upgrade-crds`,
+        { metadata: owned({ name: `${args.serviceAccount}-upgrade-crds`, namespace: args.namespace, labels }) },
+        opts,
+    );
+    const role = new k8s.rbac.v1.ClusterRole(
+        `${name}-upgrade-crds`,
+        {
+            metadata: owned({ name: CRD_JOB, labels }),
+            rules: [
+                {
+                    apiGroups: ["apiextensions.k8s.io"],
+                    resources: ["customresourcedefinitions"],
+                    verbs: ["create", "patch", "update", "get", "list"],
+                },
+            ],
+        },
+        opts,
+    );
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(
+        `${name}-upgrade-crds`,
+        {
+            metadata: owned({ name: CRD_JOB, labels }),
+            subjects: [{ kind: "ServiceAccount", namespace: args.namespace, name: serviceAccount.metadata.name }],
+            roleRef: { kind: "ClusterRole", name: role.metadata.name, apiGroup: "rbac.authorization.k8s.io" },
+        },
+        opts,
+    );
+    const tmp = [{ mountPath: "/tmp", name: "crds" }];
+    return new k8s.batch.v1.Job(
+        `${name}-upgrade-crds`,
+        {
+            metadata: owned({ name: CRD_JOB, namespace: args.namespace, labels }),
+            spec: {
+                backoffLimit: 3,
+                template: {
+                    metadata: { labels: podLabels },
+                    spec: {
+                        serviceAccountName: serviceAccount.metadata.name,
+                        restartPolicy: "OnFailure",
+                        securityContext: POD_SECURITY_CONTEXT,
+                        initContainers: [
+                            {
+                                name: "kubectl",
+                                image: kubectlImage,
+                                imagePullPolicy: "IfNotPresent",
+                                command: ["/bin/sh"],
+                                args: ["-c", "cp `which sh` /tmp && cp `which kubectl` /tmp"],
+                                securityContext: CONTAINER_SECURITY_CONTEXT,
+                                resources: PLUGIN_INIT_RESOURCES,
+                                volumeMounts: tmp,
+                            },
+                        ],
+                        containers: [
+                            {
+                                name: "velero",
+                                image: `${VELERO_IMAGE.repository}:${VELERO_IMAGE.tag}`,
+                                imagePullPolicy: "IfNotPresent",
+                                command: ["/tmp/sh"],
+                                args: ["-c", "/velero install --crds-only --dry-run -o yaml | /tmp/kubectl apply -f -"],
+                                securityContext: CONTAINER_SECURITY_CONTEXT,
+                                resources: CRD_JOB_RESOURCES,
+                                volumeMounts: tmp,
+                            },
+                        ],
+                        volumes: [{ name: "crds", emptyDir: {} }],
+                    },
+                },
+            },
+        },
+        { ...opts, dependsOn: [binding] },
     );
 }
 
@@ -193,14 +308,25 @@ export class Velero extends pulumi.ComponentResource {
                 ),
             );
         }
+        let job: k8s.batch.v1.Job | undefined;
+        if (args.crds === "job") {
+            if (args.kubectlImage === undefined)
+                throw new Error("crds: job needs kubectlImage (config/section-rules.ts refuses it earlier)");
+            job = crdJob(name, args, args.kubectlImage, {
+                parent: this,
+                dependsOn: args.namespaceResource ? [args.namespaceResource] : [],
+            });
+            dependsOn.push(job);
+        }
         new k8s.helm.v4.Chart(
             name,
             {
                 ...chartSource(CHARTS.velero, args.chartPath),
                 name: "velero",
                 namespace: args.namespace,
-                values: veleroValues(args),
+                values: veleroValues({ ...args, crdJob: job }),
                 skipAwait: args.skipAwait ?? false,
+                skipCrds: args.crds === "job",
             },
             { parent: this, dependsOn, transforms: chartTransforms() },
         );

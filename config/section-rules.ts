@@ -56,13 +56,24 @@ export function checkDescheduler(cfg: Parsed, ctx: Ctx): void {
     }
 }
 
-/** Settings only Velero's node agent reads need the node agent. */
+/** Velero settings read only with another: the node agent's need the node agent; the CRD Job and its image go together. */
 export function checkVeleroNodeAgent(cfg: Parsed, ctx: Ctx): void {
     if (cfg.veleroRepositoryPassword !== undefined && !cfg.velero.nodeAgent) {
         issue(ctx, ["veleroRepositoryPassword"], "needs backup:velero.nodeAgent: true (only the node agent's repository uses it)");
     }
     if (cfg.velero.snapshotMoveData && !cfg.velero.nodeAgent) {
         issue(ctx, ["velero", "snapshotMoveData"], "needs backup:velero.nodeAgent: true (the node agent moves the data)");
+    }
+    if (cfg.velero.kubectlImage !== undefined && cfg.velero.crds !== "job") {
+        issue(ctx, ["velero", "kubectlImage"], "needs backup:velero.crds: job (only the CRD Job runs it; crds is one of chart, job)");
+    }
+    if (cfg.velero.crds === "job" && cfg.velero.kubectlImage === undefined) {
+        issue(
+            ctx,
+            ["velero", "kubectlImage"],
+            "is needed with backup:velero.crds: job: a pinned image with static sh and kubectl on its PATH " +
+                "(e.g. docker.io/bitnamilegacy/kubectl:<your cluster's version>)",
+        );
     }
 }
 

@@ -36,6 +36,17 @@ export const velero = z
         resources: resources.default({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } }),
         /** velero-plugin-for-aws image. Default velero/velero-plugin-for-aws:v1.13.0 (seed). */
         pluginImage: pinnedImage.default("velero/velero-plugin-for-aws:v1.13.0"),
+        /**
+         * Where Velero's CRDs come from. `chart` (default): the chart's `crds/` folder, as stack resources that
+         * `pulumi preview` diffs and `up` updates in place (retained on delete). `job`: a Job (the chart's own CRD hook
+         * Job, as this program registers it) applies the CRDs of the Velero server image itself (`velero install
+         * --crds-only`, through the kubectl image's binary) before the chart is rendered; the CRDs are then not in the
+         * stack's state (BENCHMARKS.md 3g), and they always match the server that runs. Needs `kubectlImage`, and a
+         * node that can pull it.
+         */
+        crds: z.enum(["chart", "job"]).default("chart"),
+        /** With `crds: job` (needed, refused otherwise): the image the CRD Job copies `sh` and `kubectl` from, pinned. */
+        kubectlImage: pinnedImage.optional(),
         /** Deploy the node agent (file-system backup and snapshot data movement). Default false (CSI snapshots only, as in the seeds). */
         nodeAgent: z.boolean().default(false),
         /**

@@ -67,9 +67,9 @@ export function inNode(node: RealNode, command: string[]): string {
 
 /**
  * What an image is made of: a Go main package of e2e/images, a root filesystem, or files (e2e/images/image.sh), or a
- * stand-in for an upstream image the program pins (e2e/images/upstream.sh: `rclone`, `node`).
+ * stand-in for an upstream image the program pins (e2e/images/upstream.sh: `rclone`, `node`, `kubectl`).
  */
-export type ImageSource = { go: string } | { rootfs: string } | { files: true } | { upstream: "rclone" | "node" };
+export type ImageSource = { go: string } | { rootfs: string } | { files: true } | { upstream: "rclone" | "node" | "kubectl" };
 
 /**
  * Builds the image `ref` with e2e/images/image.sh (`options` as that command takes them, e.g. `--file SRC:/DEST`,

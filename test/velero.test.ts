@@ -375,6 +375,75 @@ describe("velero", () => {
         );
     });
 
+    it("crds: job: a restricted, bounded Job applies the server's own CRDs before the chart, which skips its crds/", async () => {
+        const KUBECTL = "docker.io/bitnamilegacy/kubectl:1.35.4";
+        for (const stack of ["aws", "baremetal"]) {
+            const r = await render(stack, (raw) =>
+                Object.assign(raw, { velero: { ...(raw.velero as Obj | undefined), crds: "job", kubectlImage: KUBECTL } }),
+            );
+            const chart = r.get(CHART, "velero");
+            assert.strictEqual(chart.inputs.skipCrds, true, `${stack}: the crds/ folder is not rendered`);
+            assert.ok(chart.options.dependsOn?.includes("kubernetes:batch/v1:Job::velero-upgrade-crds"), "the chart waits for the Job");
+            const v = chartValues(r, "velero");
+            assert.ok(validChart(v), JSON.stringify(validate.errors, null, 2));
+            assert.strictEqual(v.upgradeCRDs, false, "the chart's own hook Job is not rendered");
+            assert.deepStrictEqual(v.image, { repository: "velero/velero", tag: "v1.17.1" });
+            assert.ok("backup.platform/crds-applied-by" in (v.podAnnotations as Obj), "the server's pods name the Job");
+
+            const job = r.get("kubernetes:batch/v1:Job", "velero-upgrade-crds").inputs as Obj;
+            assert.deepStrictEqual((job.metadata as Obj).namespace, "velero");
+            const pod = ((job.spec as Obj).template as Obj).spec as Obj;
+            const [init] = pod.initContainers as Obj[];
+            const [main] = pod.containers as Obj[];
+            // The chart's hook template (upgrade-crds.yaml), unchanged but for the images' pins, contexts and resources.
+            assert.deepStrictEqual(
+                [init.image, init.command, init.args],
+                [KUBECTL, ["/bin/sh"], ["-c", "cp `which sh` /tmp && cp `which kubectl` /tmp"]],
+            );
+            assert.deepStrictEqual(
+                [main.image, main.command, main.args],
+                ["velero/velero:v1.17.1", ["/tmp/sh"], ["-c", "/velero install --crds-only --dry-run -o yaml | /tmp/kubectl apply -f -"]],
+            );
+            assert.deepStrictEqual(restrictedProblems(pod.securityContext as Obj, [init, main]), [], stack);
+            assert.strictEqual(pod.serviceAccountName, "velero-server-upgrade-crds");
+            const role = r.get("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "velero-upgrade-crds").inputs as Obj;
+            assert.deepStrictEqual(role.rules, [
+                {
+                    apiGroups: ["apiextensions.k8s.io"],
+                    resources: ["customresourcedefinitions"],
+                    verbs: ["create", "patch", "update", "get", "list"],
+                },
+            ]);
+            const binding = r.get("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "velero-upgrade-crds").inputs as Obj;
+            assert.deepStrictEqual(binding.subjects, [{ kind: "ServiceAccount", namespace: "velero", name: "velero-server-upgrade-crds" }]);
+        }
+        const plain = await render("baremetal");
+        assert.notStrictEqual(plain.get(CHART, "velero").inputs.skipCrds, true, "the default keeps the chart's CRDs as stack resources");
+        assert.deepStrictEqual(
+            plain.all("kubernetes:batch/v1:Job").filter((j) => j.name === "velero-upgrade-crds"),
+            [],
+        );
+    });
+
+    it("crds: job and kubectlImage go together; an unknown mode is refused, naming the allowed ones", async () => {
+        await assert.rejects(
+            () => render("baremetal", (raw) => (raw.velero = { kubectlImage: "docker.io/bitnamilegacy/kubectl:1.35" })),
+            /backup:velero\.kubectlImage: needs backup:velero\.crds: job/,
+        );
+        await assert.rejects(
+            () => render("baremetal", (raw) => (raw.velero = { crds: "job" })),
+            /backup:velero\.kubectlImage: is needed with backup:velero\.crds: job/,
+        );
+        await assert.rejects(
+            () => render("baremetal", (raw) => (raw.velero = { crds: "job", kubectlImage: "bitnami/kubectl" })),
+            /backup:velero\.kubectlImage: an image must be pinned/,
+        );
+        await assert.rejects(
+            () => render("baremetal", (raw) => (raw.velero = { crds: "helm" })),
+            /backup:velero\.crds: must be one of chart, job/,
+        );
+    });
+
     it("uses a local chart source when configured", async () => {
         const r = await render("baremetal", (raw) => (raw.charts = { velero: { path: "/charts/velero" } }));
         const chart = r.get(CHART, "velero").inputs;

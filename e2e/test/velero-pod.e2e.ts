@@ -6,11 +6,13 @@
 // velero-plugin-for-aws 1.14.3 (e2e/velero/images.ts, e2e/STANDINS.md). The in-cluster server marks the
 // BackupStorageLocation Available and runs the backup and restore of e2e/test/velero.e2e.ts; the test only creates
 // Backup and Restore objects through the API server, as `velero backup create` does.
+// The stack runs with `velero.crds: job` (issue 17): the CRD Job (the chart's hook template, registered by the program), a pod on the node too (the server image
+// with sh and kubectl copied in from the kubectl image, a stand-in built here), applies the server's CRDs before the
+// BackupStorageLocation and the Schedules exist, and the CRDs stay out of the stack's state.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parse } from "yaml";
 import { apiPath, type Kube, type KubeObject } from "../../kube/client";
 import { readStackConfig, stackFile } from "../../cli/stackfile";
 import { velero as veleroConfig } from "../../config/velero";
@@ -30,8 +32,8 @@ import {
 } from "../node";
 import { Workspace } from "../workspace";
 import { createApplication, deleteNamespace, restoredContent } from "../velero/application";
-import { loadVeleroImages, type VeleroImages } from "../velero/images";
-import { releaseUpgradedCrds, RUNNING, upgradeCrds, veleroBucketReady } from "../velero/server";
+import { chartImages, KUBECTL_IMAGE, loadKubectlImage, loadVeleroImages } from "../velero/images";
+import { applySnapshotCrds, releaseUpgradedCrds, RUNNING, serverCrds, veleroBucketReady } from "../velero/server";
 import { listBucket, parseCredentials, VERSIONS, waitFor } from "../velero/tools";
 import { shared } from "./hooks";
 
@@ -48,12 +50,13 @@ const DEPLOYMENT = apiPath("apps", "v1", "deployments", NS, "velero");
 /** The server's memory limit, the program's default. */
 const LIMIT = veleroConfig.parse({}).resources.limits?.memory ?? "none";
 
-/** The images the Deployment names, unchanged: the chart's server image (values.yaml) and the program's plugin pin. */
-const chartImage = (parse(fs.readFileSync(path.join(CHART_PATHS.velero, "values.yaml"), "utf8")) as { image: Obj }).image;
-const IMAGES: VeleroImages = {
-    server: `${String(chartImage.repository)}:${String(chartImage.tag)}`,
-    plugin: veleroConfig.parse({}).pluginImage,
-};
+/** The images the Deployment names, unchanged: the chart's server image and the program's plugin pin. */
+const IMAGES = chartImages();
+/** The schemas of a CRD's versions (compared as objects: the API server returns their keys in its own order). */
+const schemasOf = (crd: KubeObject) => (((crd.spec as Obj | undefined)?.versions as Obj[] | undefined) ?? []).map((v) => v.schema);
+/** The CRD Job (components/velero.ts CRD_JOB) and the field manager its `kubectl apply` writes as. */
+const CRD_JOB = apiPath("batch", "v1", "jobs", NS, "velero-upgrade-crds");
+const KUBECTL_MANAGER = "kubectl-client-side-apply";
 /** The program's security contexts (components/velero.ts), which Pod Security `restricted` admits. */
 const POD_SECURITY_CONTEXT = { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } };
 const CONTAINER_SECURITY_CONTEXT = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
@@ -98,7 +101,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
         if (this.currentTest?.state === "failed") failures++;
     });
 
-    before(function () {
+    before(async function () {
         // Optional toolchain components (velero ~17 min cold, then cached) and the node's kubelet (first use).
         this.timeout(45 * 60_000);
         k = kube(shared.kubeconfig);
@@ -116,6 +119,18 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
         log(
             `images ${IMAGES.server} and ${IMAGES.plugin}: toolchain check + build + import ${secs(t0)} (build + import ${imageSeconds.toFixed(1)} s)`,
         );
+        log(`image ${KUBECTL_IMAGE}: build + import ${loadKubectlImage(node).toFixed(1)} s`);
+        // The CSI snapshot kinds a CSI-capable cluster has (not Velero's: no Job applies them), before the server starts.
+        await applySnapshotCrds(k);
+        // Suites share the API server and an earlier suite's stack may have left a velero Deployment (removing a
+        // workspace keeps its objects): this `up` would adopt it, and the order this suite checks (the Job first, then
+        // the server) would not be seen. Gone first, with the kubelet running to stop its pods.
+        for (const p of [DEPLOYMENT, CRD_JOB]) {
+            if (!(await k.get(p))) continue;
+            await k.delete(p, { propagationPolicy: "Foreground" });
+            await waitFor(`${p} gone`, 180, async () => ((await k.get(p)) ? undefined : true));
+            log(`${p}, left by an earlier suite, deleted`);
+        }
 
         // The stack file's bare-metal settings with the object store as pods reach it (the default is the in-cluster RGW
         // Service, which has no DNS or kube-proxy here). The Descheduler is off: its image is not built here, and its
@@ -127,6 +142,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
             "backup:skipAwait": true,
             "backup:baremetal": { ...bm, endpoint: podEndpoint },
             "backup:descheduler": { enabled: false },
+            "backup:velero": { crds: "job", kubectlImage: KUBECTL_IMAGE },
         });
         const t1 = Date.now();
         ws.up();
@@ -152,7 +168,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
             }
             if (process.env.E2E_KEEP !== "1") {
                 ws?.remove();
-                if (k) await releaseUpgradedCrds(k);
+                if (k) await releaseUpgradedCrds(k, [KUBECTL_MANAGER]);
             }
         } finally {
             k?.close();
@@ -166,19 +182,57 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
         assert.strictEqual((claim.spec as Obj).bucketName, "velero-backups");
     });
 
-    it("upgrades the chart's CRDs to the server's (1.18.3) and restarts a pod that started before, as the upgrade guide orders it", async () => {
-        // The Deployment's pod may already run (the images were there before `up`): Velero's upgrade guide applies the
-        // new CRDs before the new server starts, so a pod from before the upgrade is deleted and its ReplicaSet's
-        // replacement starts against the 1.18.3 CRDs and the CSI snapshot kinds.
-        const changed = await upgradeCrds(k, tmp);
-        assert.ok(changed.includes("backups.velero.io"), "the Backup CRD differs (the reason for the upgrade)");
-        const early = await podsOf(k, NS, SELECTOR);
-        for (const p of early) await k.delete(apiPath("", "v1", "pods", NS, (p.metadata as Obj).name as string));
-        log(`CRDs upgraded (${changed.length} schemas changed); pods from before the upgrade deleted: ${early.length}`);
+    it("the CRD Job, a pod on the node, applied the server's own CRDs (1.18.3); the stack's state holds none", async () => {
+        assert.ok(ws && node);
+        // `up` waited for the Job (the BackupStorageLocation and the Schedules depend on it): it has completed.
+        const job = await k.get(CRD_JOB);
+        const jobStatus = (job?.status ?? {}) as Obj;
+        assert.strictEqual(jobStatus.succeeded, 1, JSON.stringify(jobStatus));
+        const [jobPod] = await podsOf(k, NS, `batch.kubernetes.io/job-name=velero-upgrade-crds`);
+        assert.ok(jobPod, "the Job's pod is kept");
+        const spec = jobPod.spec as Obj;
+        assert.strictEqual(spec.nodeName, NODE_NAME);
+        const [init] = spec.initContainers as Obj[];
+        const [main] = spec.containers as Obj[];
+        assert.deepStrictEqual([init.image, main.image], [KUBECTL_IMAGE, IMAGES.server]);
+        for (const c of [init, main]) assert.deepStrictEqual(c.securityContext, CONTAINER_SECURITY_CONTEXT, `${String(c.name)}`);
+        assert.deepStrictEqual(spec.securityContext, POD_SECURITY_CONTEXT);
+        // What kubectl printed: one line per CRD the server's `velero install --crds-only` rendered.
+        const applied = containerLog(node, jobPod, "velero").trim().split("\n");
+        log(`CRD Job output (${applied.length} lines): ${applied.slice(0, 3).join("; ")} ...`);
+        const wanted = serverCrds(tmp);
+        assert.strictEqual(wanted.length, 13);
+        for (const crd of wanted) {
+            const name = (crd.metadata as Obj).name as string;
+            assert.ok(
+                applied.some((l) => l.startsWith(`customresourcedefinition.apiextensions.k8s.io/${name} `)),
+                `${name} in the Job's output`,
+            );
+            const live = await k.get(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, name));
+            assert.ok(live, `${name} exists`);
+            assert.deepStrictEqual(schemasOf(live), schemasOf(crd), `${name}: the server's schema, not the chart's`);
+            const managers = (((live.metadata as Obj).managedFields as { manager?: string }[] | undefined) ?? []).map((f) => f.manager);
+            assert.ok(managers.includes(KUBECTL_MANAGER), `${name} applied by kubectl: ${managers.join()}`);
+        }
+        // The state: the Job and its RBAC, no CRD (they were 39% of the demo stack's export, BENCHMARKS.md 3g).
+        const types = (JSON.parse(ws.exportState()) as { deployment: { resources: { type: string }[] } }).deployment.resources.map(
+            (r) => r.type,
+        );
+        assert.ok(!types.includes("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"), "no CRD in the state");
+        for (const t of ["batch/v1:Job", "rbac.authorization.k8s.io/v1:ClusterRole", "core/v1:ServiceAccount"])
+            assert.ok(types.includes(`kubernetes:${t}`), `${t} in the state`);
+    });
+
+    it("the server's Deployment was created once the Job had completed, so its pod starts against the server's CRDs", async () => {
+        // What Helm's pre-install hook orders, and Velero's upgrade guide asks: the CRDs first, then the server (the chart
+        // depends on the Job).
+        const completed = Date.parse(String(((await k.get(CRD_JOB))?.status as Obj).completionTime));
+        const created = Date.parse(String(((await k.get(DEPLOYMENT))?.metadata as Obj).creationTimestamp));
+        log(`CRD Job completed ${new Date(completed).toISOString()}, Deployment created ${new Date(created).toISOString()}`);
+        assert.ok(created >= completed, "the Deployment waited for the Job");
         const t0 = Date.now();
-        const earlyUids = new Set(early.map((p) => (p.metadata as Obj).uid));
-        const current = async () => (await podsOf(k, NS, SELECTOR)).find((o) => !earlyUids.has((o.metadata as Obj).uid));
-        pod = await waitFor("a Ready velero pod started after the CRD upgrade", 300, async () => {
+        const current = async () => (await podsOf(k, NS, SELECTOR))[0];
+        pod = await waitFor("a Ready velero pod", 300, async () => {
             const p = await current();
             const problem = p && podStuck(p);
             if (problem) throw new Error(`the velero pod cannot start: ${problem}`);
@@ -187,7 +241,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
             const p = await current();
             throw new Error(`${err.message}\n${p && node ? describePod(node, p) : "no pod"}`);
         });
-        log(`pod ${String((pod.metadata as Obj).name)} Ready ${secs(t0)} after the upgrade (readiness probe: 10 s delay, 30 s period)`);
+        log(`pod ${String((pod.metadata as Obj).name)} Ready ${secs(t0)} after \`up\` (readiness probe: 10 s delay, 30 s period)`);
     });
 
     it("the pod runs the pinned images under the program's security contexts, in a `restricted` namespace, on the node", async () => {

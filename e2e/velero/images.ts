@@ -6,7 +6,9 @@
 // What each really is: e2e/STANDINS.md, "Images built here".
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT } from "../harness";
+import { parse } from "yaml";
+import { velero as veleroConfig } from "../../config/velero";
+import { CHART_PATHS, ROOT } from "../harness";
 import { loadImage, type RealNode } from "../node";
 import { AWS_PLUGIN, CACHE, sh, VELERO_BIN, VERSIONS } from "./tools";
 
@@ -19,6 +21,23 @@ const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 export interface VeleroImages {
     readonly server: string;
     readonly plugin: string;
+}
+
+/** The images the Deployment names, unchanged: the chart's server image (values.yaml) and the program's plugin pin. */
+export function chartImages(): VeleroImages {
+    const image = (parse(fs.readFileSync(path.join(CHART_PATHS.velero, "values.yaml"), "utf8")) as { image: Record<string, unknown> })
+        .image;
+    return { server: `${String(image.repository)}:${String(image.tag)}`, plugin: veleroConfig.parse({}).pluginImage };
+}
+
+/** The kubectl image the CRD Job copies from (`velero.kubectlImage`): a stand-in, e2e/images/upstream.sh kubectl. */
+export const KUBECTL_IMAGE = `public.ecr.aws/bitnami/kubectl:${VERSIONS.KUBERNETES_VERSION}`;
+
+/** Builds the kubectl stand-in (`KUBECTL_IMAGE`) and imports it into the node; returns the seconds it took. */
+export function loadKubectlImage(node: RealNode): number {
+    const t0 = Date.now();
+    loadImage(node, KUBECTL_IMAGE, { upstream: "kubectl" });
+    return (Date.now() - t0) / 1000;
 }
 
 /**

@@ -42,11 +42,7 @@ async function established(k: Kube, name: string): Promise<void> {
  * Returns the names of the chart's CRDs whose schema the upgrade changes; throws if the chart did not apply one.
  */
 export async function upgradeCrds(k: Kube, tmp: string): Promise<string[]> {
-    const list = JSON.parse(
-        sh(VELERO_BIN, ["install", "--crds-only", "--dry-run", "-o", "json"], baseEnv(tmp), "velero install --crds-only"),
-    ) as {
-        items: KubeObject[];
-    };
+    const list = { items: serverCrds(tmp) };
     const crdDir = path.join(FIXTURES, "charts", "velero-11.3.2", "crds");
     const chartCrds = new Map(
         fs.readdirSync(crdDir).map((f) => {
@@ -54,25 +50,38 @@ export async function upgradeCrds(k: Kube, tmp: string): Promise<string[]> {
             return [(doc.metadata as Obj).name as string, doc];
         }),
     );
-    const schemas = (o: KubeObject) =>
-        JSON.stringify((((o.spec as Obj | undefined)?.versions as Obj[] | undefined) ?? []).map((v) => v.schema));
     const changed: string[] = [];
     for (const crd of list.items) {
         const name = (crd.metadata as Obj).name as string;
         const p = apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, name);
         if (!(await k.get(p))) throw new Error(`CRD ${name} was not applied by the chart`);
-        if (schemas(chartCrds.get(name) ?? {}) !== schemas(crd)) changed.push(name);
+        if (crdSchemas(chartCrds.get(name) ?? {}) !== crdSchemas(crd)) changed.push(name);
         const metadata = { ...(crd.metadata as Obj) };
         delete metadata.creationTimestamp;
         await k.apply(p, { ...crd, metadata, status: undefined }, "velero-crd-upgrade");
     }
+    await applySnapshotCrds(k);
+    return changed;
+}
+
+/** The server's own CRDs, as the chart's CRD Job and Velero's upgrade guide print them (`velero install --crds-only`). */
+export function serverCrds(tmp: string): KubeObject[] {
+    const out = sh(VELERO_BIN, ["install", "--crds-only", "--dry-run", "-o", "json"], baseEnv(tmp), "velero install --crds-only");
+    return (JSON.parse(out) as { items: KubeObject[] }).items;
+}
+
+/** The schemas of a CRD's versions, to compare two CRDs by what they validate. */
+const crdSchemas = (o: KubeObject) =>
+    JSON.stringify((((o.spec as Obj | undefined)?.versions as Obj[] | undefined) ?? []).map((v) => v.schema));
+
+/** The CSI snapshot kinds a CSI-capable cluster has, which Velero's EnableCSI watches (stand-ins, snapshot-crds.yaml). */
+export async function applySnapshotCrds(k: Kube): Promise<void> {
     for (const doc of parseAllDocuments(fs.readFileSync(path.join(ROOT, "e2e", "velero", "snapshot-crds.yaml"), "utf8"))) {
         const crd = doc.toJS() as KubeObject;
         const name = (crd.metadata as Obj).name as string;
         await k.apply(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, name), crd, "e2e-csi-snapshot-standin");
         await established(k, name);
     }
-    return changed;
 }
 
 /**
@@ -94,18 +103,18 @@ export async function veleroBucketReady(k: Kube): Promise<KubeObject> {
 }
 
 /**
- * Hands Velero's CRDs back once the suite that upgraded them is done: drops the "velero-crd-upgrade" entry from each
- * CRD's managedFields, so the fields it owned are owned by nobody and the next suite's `pulumi up` applies the chart's
- * CRDs over them without a server-side apply conflict. The program retains the CRDs on destroy (deleting them deletes
+ * Hands Velero's CRDs back once the suite that upgraded them is done: drops the `managers`' entries (default the
+ * "velero-crd-upgrade" of `upgradeCrds`) from each CRD's managedFields, so the fields they owned are owned by nobody
+ * and the next suite's `pulumi up` applies the chart's CRDs over them without a server-side apply conflict. The program retains the CRDs on destroy (deleting them deletes
  * every Backup object); deleting them here is no way out either: Velero's finalizers on the Backups and Restores left
  * behind hold the deletion once no server runs.
  */
-export async function releaseUpgradedCrds(k: Kube): Promise<number> {
+export async function releaseUpgradedCrds(k: Kube, managers: readonly string[] = ["velero-crd-upgrade"]): Promise<number> {
     let released = 0;
     for (const crd of await k.list(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions"))) {
         const meta = crd.metadata as Obj;
         const fields = (meta.managedFields as { manager?: string }[] | undefined) ?? [];
-        const kept = fields.filter((f) => f.manager !== "velero-crd-upgrade");
+        const kept = fields.filter((f) => !managers.includes(f.manager ?? ""));
         if (kept.length === fields.length) continue;
         const p = apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, meta.name as string);
         // An empty list would leave managedFields as they are; [{}] is the API's way to clear them.
