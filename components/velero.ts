@@ -7,7 +7,7 @@ import { type Resources } from "../core/workloads";
 import { type BackupTarget } from "../core/targets";
 import { CHARTS, chartSource } from "./charts";
 import { type PodSecurityLevel } from "./namespaces";
-import { chartTransforms, owned } from "../core/ownership";
+import { chartTransforms, owned, stackFieldManager } from "../core/ownership";
 
 /** One Velero Schedule. */
 export interface VeleroSchedule {
@@ -90,6 +90,9 @@ export const CRD_JOB = "velero-upgrade-crds";
 
 /** The server image of chart 11.3.2 (its appVersion), pinned here for the chart and for the CRD Job alike. */
 export const VELERO_IMAGE = { repository: "velero/velero", tag: "v1.17.1" } as const;
+
+/** How the CRD Job applies what `velero install --crds-only` prints. */
+export const CRD_APPLY = '/tmp/kubectl apply --server-side --force-conflicts --field-manager="$FIELD_MANAGER" -f -';
 
 /** Requests and limits of the CRD Job's container (`velero install --crds-only | kubectl apply`). */
 const CRD_JOB_RESOURCES: Resources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } };
@@ -266,7 +269,12 @@ function crdJob(name: string, args: VeleroArgs, kubectlImage: string, opts: pulu
                                 image: `${VELERO_IMAGE.repository}:${VELERO_IMAGE.tag}`,
                                 imagePullPolicy: "IfNotPresent",
                                 command: ["/tmp/sh"],
-                                args: ["-c", "/velero install --crds-only --dry-run -o yaml | /tmp/kubectl apply -f -"],
+                                // Server-side, as this stack's field manager (from the environment: no value in the
+                                // script): the CRDs have the owner they have with `crds: chart`, so switching modes
+                                // either way conflicts with nobody. The chart's hook applies client-side, as
+                                // kubectl-client-side-apply, which a later `crds: chart` run conflicted with (measured).
+                                args: ["-c", `/velero install --crds-only --dry-run -o yaml | ${CRD_APPLY}`],
+                                env: [{ name: "FIELD_MANAGER", value: stackFieldManager() }],
                                 securityContext: CONTAINER_SECURITY_CONTEXT,
                                 resources: CRD_JOB_RESOURCES,
                                 volumeMounts: tmp,

@@ -395,15 +395,24 @@ describe("velero", () => {
             const pod = ((job.spec as Obj).template as Obj).spec as Obj;
             const [init] = pod.initContainers as Obj[];
             const [main] = pod.containers as Obj[];
-            // The chart's hook template (upgrade-crds.yaml), unchanged but for the images' pins, contexts and resources.
+            // The chart's hook template (upgrade-crds.yaml) but for the images' pins, contexts, resources and a server-side apply.
             assert.deepStrictEqual(
                 [init.image, init.command, init.args],
                 [KUBECTL, ["/bin/sh"], ["-c", "cp `which sh` /tmp && cp `which kubectl` /tmp"]],
             );
             assert.deepStrictEqual(
                 [main.image, main.command, main.args],
-                ["velero/velero:v1.17.1", ["/tmp/sh"], ["-c", "/velero install --crds-only --dry-run -o yaml | /tmp/kubectl apply -f -"]],
+                [
+                    "velero/velero:v1.17.1",
+                    ["/tmp/sh"],
+                    [
+                        "-c",
+                        '/velero install --crds-only --dry-run -o yaml | /tmp/kubectl apply --server-side --force-conflicts --field-manager="$FIELD_MANAGER" -f -',
+                    ],
+                ],
             );
+            // Applied as the stack's own field manager, named in the environment, not in the script.
+            assert.deepStrictEqual(main.env, [{ name: "FIELD_MANAGER", value: `backup-platform-${stack}` }]);
             assert.deepStrictEqual(restrictedProblems(pod.securityContext as Obj, [init, main]), [], stack);
             assert.strictEqual(pod.serviceAccountName, "velero-server-upgrade-crds");
             const role = r.get("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "velero-upgrade-crds").inputs as Obj;

@@ -103,18 +103,18 @@ export async function veleroBucketReady(k: Kube): Promise<KubeObject> {
 }
 
 /**
- * Hands Velero's CRDs back once the suite that upgraded them is done: drops the `managers`' entries (default the
- * "velero-crd-upgrade" of `upgradeCrds`) from each CRD's managedFields, so the fields they owned are owned by nobody
- * and the next suite's `pulumi up` applies the chart's CRDs over them without a server-side apply conflict. The program retains the CRDs on destroy (deleting them deletes
+ * Hands Velero's CRDs back once the suite that upgraded them is done: drops the "velero-crd-upgrade" entry from each
+ * CRD's managedFields, so the fields it owned are owned by nobody and the next suite's `pulumi up` applies the chart's
+ * CRDs over them without a server-side apply conflict. The program retains the CRDs on destroy (deleting them deletes
  * every Backup object); deleting them here is no way out either: Velero's finalizers on the Backups and Restores left
  * behind hold the deletion once no server runs.
  */
-export async function releaseUpgradedCrds(k: Kube, managers: readonly string[] = ["velero-crd-upgrade"]): Promise<number> {
+export async function releaseUpgradedCrds(k: Kube): Promise<number> {
     let released = 0;
     for (const crd of await k.list(apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions"))) {
         const meta = crd.metadata as Obj;
         const fields = (meta.managedFields as { manager?: string }[] | undefined) ?? [];
-        const kept = fields.filter((f) => !managers.includes(f.manager ?? ""));
+        const kept = fields.filter((f) => f.manager !== "velero-crd-upgrade");
         if (kept.length === fields.length) continue;
         const p = apiPath("apiextensions.k8s.io", "v1", "customresourcedefinitions", undefined, meta.name as string);
         // An empty list would leave managedFields as they are; [{}] is the API's way to clear them.
