@@ -216,7 +216,7 @@ describe("Velero runs as a pod on a real node: the real chart's Deployment with 
                 .map((f) => f.manager);
             assert.deepStrictEqual(managers, [STACK_MANAGER], `${name}: applied as the stack's field manager`);
         }
-        // The state: the Job and its RBAC, no CRD (they were 39% of the demo stack's export, BENCHMARKS.md 3g).
+        // The state: the Job and its RBAC, no CRD (they were 45% of the demo stack's export, BENCHMARKS.md 3g).
         const types = (JSON.parse(ws.exportState()) as { deployment: { resources: { type: string }[] } }).deployment.resources.map(
             (r) => r.type,
         );
