@@ -132,14 +132,21 @@ add_user() {
   chown "${id}:${id}" "${root}/home/${name}"
 }
 
+# toolchain_binary PATH COMPONENT: PATH, built first by `e2e/toolchain.sh COMPONENT` if it is missing (cached by version).
+toolchain_binary() {
+  local file="$1" component="$2"
+  if [[ ! -x "$file" ]]; then
+    log "building ${file##*/} (e2e/toolchain.sh ${component})"
+    nice -n 10 bash "${SCRIPT_DIR}/../toolchain.sh" "$component" >/dev/null
+  fi
+  [[ -x "$file" ]] || die "${file} missing after e2e/toolchain.sh ${component}"
+  printf '%s\n' "$file"
+}
+
 cmd_rclone() {
   (($# == 2)) || usage
   local ref="$1" out="$2" rclone root
-  rclone="${CACHE_ROOT}/bin/rclone-${RCLONE_VERSION}/rclone"
-  if [[ ! -x "$rclone" ]]; then
-    log "building rclone ${RCLONE_VERSION} (e2e/toolchain.sh rclone)"
-    nice -n 10 bash "${SCRIPT_DIR}/../toolchain.sh" rclone >/dev/null
-  fi
+  rclone="$(toolchain_binary "${CACHE_ROOT}/bin/rclone-${RCLONE_VERSION}/rclone" rclone)"
   root="$(mktemp -d "${TMPDIR:-/tmp}/rclone-rootfs.XXXXXX")"
   # shellcheck disable=SC2064
   trap "rm -rf '${root}'" RETURN
@@ -175,11 +182,7 @@ cmd_node() {
 cmd_kubectl() {
   (($# == 2)) || usage
   local ref="$1" out="$2" kubectl root
-  kubectl="${CACHE_ROOT}/bin/kubernetes-${KUBERNETES_VERSION}/kubectl"
-  if [[ ! -x "$kubectl" ]]; then
-    log "building kubectl ${KUBERNETES_VERSION} (e2e/toolchain.sh kubernetes)"
-    nice -n 10 bash "${SCRIPT_DIR}/../toolchain.sh" kubernetes >/dev/null
-  fi
+  kubectl="$(toolchain_binary "${CACHE_ROOT}/bin/kubernetes-${KUBERNETES_VERSION}/kubectl" kubernetes)"
   root="$(mktemp -d "${TMPDIR:-/tmp}/kubectl-rootfs.XXXXXX")"
   # shellcheck disable=SC2064
   trap "rm -rf '${root}'" RETURN
