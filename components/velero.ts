@@ -51,14 +51,12 @@ export interface VeleroArgs {
     /** Native snapshots through a VolumeSnapshotLocation of the aws provider in the target's region. Default false (CSI only). */
     readonly nativeSnapshots?: boolean;
     /**
-     * Where the CRDs come from: the chart's `crds/` folder as stack resources (`chart`), or the chart's upgrade-CRDs Job,
-     * which applies the server image's own CRDs in the cluster and keeps them out of the state (`job`).
+     * Where the CRDs come from: the chart's `crds/` folder as stack resources (`chart`), or a Job (the chart's CRD hook
+     * template, registered by this component) that applies the server image's own CRDs and keeps them out of the state.
      */
     readonly crds: "chart" | "job";
     /** The image the CRD Job copies `sh` and `kubectl` from (needed with `crds: job`). */
     readonly kubectlImage?: string;
-    /** The CRD Job the server starts after (`crds: job`; set by the component). */
-    readonly crdJob?: k8s.batch.v1.Job;
     /** Local chart path instead of the pinned repository. Default none. */
     readonly chartPath?: string;
     /** Skip waiting for readiness (local API servers). Default false. */
@@ -88,11 +86,14 @@ export function veleroPodSecurity(nodeAgent: boolean): PodSecurityLevel {
 /** The CRD Job (`crds: job`), named as the chart's own hook Job, whose template it follows (upgrade-crds.yaml). */
 export const CRD_JOB = "velero-upgrade-crds";
 
+/** The server pods' annotation naming the CRD Job they started after (its uid). */
+const CRD_JOB_ANNOTATION = "backup.platform/crds-applied-by";
+
 /** The server image of chart 11.3.2 (its appVersion), pinned here for the chart and for the CRD Job alike. */
 export const VELERO_IMAGE = { repository: "velero/velero", tag: "v1.17.1" } as const;
 
 /** How the CRD Job applies what `velero install --crds-only` prints. */
-export const CRD_APPLY = '/tmp/kubectl apply --server-side --force-conflicts --field-manager="$FIELD_MANAGER" -f -';
+const CRD_APPLY = '/tmp/kubectl apply --server-side --force-conflicts --field-manager="$FIELD_MANAGER" -f -';
 
 /** Requests and limits of the CRD Job's container (`velero install --crds-only | kubectl apply`). */
 const CRD_JOB_RESOURCES: Resources = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } };
@@ -116,8 +117,8 @@ function backupStorageLocation(t: BackupTarget): Record<string, unknown> {
     return bsl;
 }
 
-/** The chart values for `args` (pure, so tests and the schema check can call it). */
-export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unknown>> {
+/** The chart values for `args`, and the CRD Job the server starts after (pure, so tests and the schema check can call it). */
+export function veleroValues(args: VeleroArgs, crdJob?: k8s.batch.v1.Job): Record<string, pulumi.Input<unknown>> {
     const t = args.target;
     const irsa = t.credentials.kind === "irsa" ? t.credentials : undefined;
     const values: Record<string, pulumi.Input<unknown>> = {
@@ -165,7 +166,7 @@ export function veleroValues(args: VeleroArgs): Record<string, pulumi.Input<unkn
         // With the CRD Job, the server's pods carry its uid: a new Job (new CRDs) restarts the server on them, as
         // Velero's upgrade guide orders it; and a Job not created yet (a first preview) leaves the chart unrendered
         // until `up`, when its CRDs exist and the provider can scope the chart's BackupStorageLocation and Schedules.
-        ...(args.crdJob ? { podAnnotations: { [CRD_JOB_ANNOTATION]: args.crdJob.metadata.apply((m) => m.uid ?? "") } } : {}),
+        ...(crdJob ? { podAnnotations: { [CRD_JOB_ANNOTATION]: crdJob.metadata.apply((m) => m.uid ?? "") } } : {}),
     };
     // The seeds set these only in the HA profile; a non-root, read-only Velero costs nothing in
     // non-HA and keeps both profiles inside the policy pack's workload rules.
@@ -194,9 +195,6 @@ function schedules(args: VeleroArgs): Record<string, unknown> {
         ]),
     );
 }
-
-/** The server pods' annotation naming the CRD Job they started after (its uid). */
-export const CRD_JOB_ANNOTATION = "backup.platform/crds-applied-by";
 
 /**
  * The CRD Job of `crds: job` and its RBAC, as the chart's hook template has them (upgrade-crds/): the kubectl image's
@@ -332,7 +330,7 @@ export class Velero extends pulumi.ComponentResource {
                 ...chartSource(CHARTS.velero, args.chartPath),
                 name: "velero",
                 namespace: args.namespace,
-                values: veleroValues({ ...args, crdJob: job }),
+                values: veleroValues(args, job),
                 skipAwait: args.skipAwait ?? false,
                 skipCrds: args.crds === "job",
             },
